@@ -1,0 +1,266 @@
+"""The group catalogue: names users write -> a description of the group and its library objects.
+
+Names follow what escnn and e3nn users write: ``C4``, ``D8``, ``SO2``/``SO(2)``, ``O2``, ``SO3``,
+``O3``, ``SE3``, ``E3``, ``Sn`` (or ``S5`` for a fixed size), the finite subgroups of SO(3)
+(``tetrahedral``, ``octahedral``, ``icosahedral``, and the full ``Oh``/``Ih`` with inversion),
+``translations`` (``T2``/``T3``) and products such as ``E3 x Sn``.
+
+Parsing is pure Python; the escnn objects are only built when asked for
+(:meth:`GroupInfo.escnn_group`), so the spec can be validated without importing torch.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import GroupError
+
+__all__ = ["GroupInfo", "parse_group", "GROUP_NAMES_HELP"]
+
+GROUP_NAMES_HELP = (
+    "use C<n> with n >= 1, D<n>, SO2, O2, SO3, O3, SE3, E3, Sn, tetrahedral, octahedral, "
+    "icosahedral, Oh, Ih, translations, or a product such as 'E3 x Sn'"
+)
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    """A group from the catalogue.
+
+    Attributes:
+        name: canonical name (``"C4"``, ``"D4"``, ``"SO2"``, ``"E3 x Sn"``, ...).
+        kind: one of ``cyclic, dihedral, so2, o2, so3, o3, se3, e3, tetra, octa, ico, full_octa,
+            full_ico, sn, translations, product``.
+        n: the ``n`` of ``C<n>``, ``D<n>`` or a fixed-size ``S<n>``; ``None`` otherwise.
+        factors: the factors of a product group, in the order written.
+    """
+
+    name: str
+    kind: str
+    n: int | None = None
+    factors: tuple[GroupInfo, ...] = field(default=())
+
+    # --- classification -------------------------------------------------------------------
+    @property
+    def is_product(self) -> bool:
+        return self.kind == "product"
+
+    @property
+    def is_finite(self) -> bool:
+        """True for groups with finitely many elements (tests can be exhaustive)."""
+        if self.is_product:
+            return all(f.is_finite for f in self.factors)
+        if self.kind == "sn":
+            return self.n is not None
+        return self.kind in _FINITE_KINDS
+
+    @property
+    def is_continuous(self) -> bool:
+        if self.is_product:
+            return any(f.is_continuous for f in self.factors)
+        return self.kind in _CONTINUOUS_KINDS
+
+    @property
+    def is_permutation(self) -> bool:
+        return self.kind == "sn"
+
+    @property
+    def order(self) -> int | None:
+        """Number of elements of a finite group, ``None`` for an infinite one."""
+        if not self.is_finite:
+            return None
+        if self.is_product:
+            total = 1
+            for f in self.factors:
+                total *= f.order  # type: ignore[operator]
+            return total
+        if self.kind == "sn":
+            import math
+
+            return math.factorial(self.n)  # type: ignore[arg-type]
+        return _FIXED_ORDERS.get(self.kind) or {
+            "cyclic": self.n,
+            "dihedral": 2 * (self.n or 0),
+        }[self.kind]
+
+    @property
+    def space_dim(self) -> int | None:
+        """Dimension of the space the group acts on geometrically (2 or 3), if any."""
+        if self.is_product:
+            dims = {f.space_dim for f in self.factors} - {None}
+            return dims.pop() if len(dims) == 1 else None
+        return _SPACE_DIM.get(self.kind)
+
+    @property
+    def has_reflections(self) -> bool:
+        return self.kind in {"dihedral", "o2", "o3", "e3", "full_octa", "full_ico"}
+
+    def factor(self, kind: str) -> GroupInfo | None:
+        """The factor of the given kind (or the group itself when it is of that kind)."""
+        if self.kind == kind:
+            return self
+        return next((f for f in self.factors if f.kind == kind), None)
+
+    # --- library objects -----------------------------------------------------------------
+    def escnn_group(self) -> Any:
+        """The escnn group (``escnn.group.Group``); raises for groups escnn does not have."""
+        from .._libs import escnn_group
+
+        g = escnn_group()
+        builders = {
+            "cyclic": lambda: g.cyclic_group(self.n),
+            "dihedral": lambda: g.dihedral_group(self.n),
+            "so2": g.so2_group,
+            "o2": g.o2_group,
+            "so3": g.so3_group,
+            "o3": g.o3_group,
+            "se3": g.so3_group,
+            "e3": g.o3_group,
+            "octa": g.octa_group,
+            "ico": g.ico_group,
+            "full_octa": g.full_octa_group,
+            "full_ico": g.full_ico_group,
+        }
+        if self.kind not in builders:
+            hint = {
+                "tetra": "escnn does not implement the tetrahedral group; use 'octahedral', "
+                "which contains it",
+                "sn": "permutation groups act on sets and graphs, not through escnn",
+                "translations": "translations are not an escnn fibre group",
+                "product": "products are handled factor by factor",
+            }.get(self.kind, "")
+            raise GroupError(f"group: {self.name!r} has no escnn group; {hint}")
+        return builders[self.kind]()
+
+    def gspace(self, dim: int | None = None) -> Any:
+        """The escnn GSpace of the group acting on R^2 or R^3 (``dim`` defaults to the group's)."""
+        from .._libs import escnn_gspaces
+
+        gs = escnn_gspaces()
+        dim = dim or self.space_dim
+        table2 = {
+            "cyclic": lambda: gs.rot2dOnR2(N=self.n),
+            "dihedral": lambda: gs.flipRot2dOnR2(N=self.n),
+            "so2": lambda: gs.rot2dOnR2(N=-1),
+            "o2": lambda: gs.flipRot2dOnR2(N=-1),
+        }
+        table3 = {
+            "so3": lambda: gs.rot3dOnR3(),
+            "se3": lambda: gs.rot3dOnR3(),
+            "o3": lambda: gs.flipRot3dOnR3(),
+            "e3": lambda: gs.flipRot3dOnR3(),
+            "octa": lambda: gs.octaOnR3(),
+            "ico": lambda: gs.icoOnR3(),
+            "full_octa": lambda: gs.fullOctaOnR3(),
+            "full_ico": lambda: gs.fullIcoOnR3(),
+        }
+        table = table2 if dim == 2 else table3
+        if self.kind not in table:
+            raise GroupError(
+                f"group: {self.name!r} does not act on R^{dim} as an escnn GSpace; "
+                f"use {'C<n>, D<n>, SO2 or O2' if dim == 2 else 'SO3, O3, octahedral or icosahedral'}"
+            )
+        return table[self.kind]()
+
+    def __str__(self) -> str:
+        return self.name
+
+
+_FINITE_KINDS = {"cyclic", "dihedral", "tetra", "octa", "ico", "full_octa", "full_ico"}
+_CONTINUOUS_KINDS = {"so2", "o2", "so3", "o3", "se3", "e3", "translations"}
+_FIXED_ORDERS = {"tetra": 12, "octa": 24, "ico": 60, "full_octa": 48, "full_ico": 120}
+_SPACE_DIM = {
+    "cyclic": 2,
+    "dihedral": 2,
+    "so2": 2,
+    "o2": 2,
+    "so3": 3,
+    "o3": 3,
+    "se3": 3,
+    "e3": 3,
+    "tetra": 3,
+    "octa": 3,
+    "ico": 3,
+    "full_octa": 3,
+    "full_ico": 3,
+}
+
+# canonical name -> kind, for the names without a parameter (keys are normalised: lower case,
+# no spaces, parentheses or underscores)
+_FIXED = {
+    "so2": ("SO2", "so2"),
+    "o2": ("O2", "o2"),
+    "so3": ("SO3", "so3"),
+    "o3": ("O3", "o3"),
+    "se3": ("SE3", "se3"),
+    "e3": ("E3", "e3"),
+    "tetrahedral": ("tetrahedral", "tetra"),
+    "tetra": ("tetrahedral", "tetra"),
+    "octahedral": ("octahedral", "octa"),
+    "octa": ("octahedral", "octa"),
+    "icosahedral": ("icosahedral", "ico"),
+    "ico": ("icosahedral", "ico"),
+    "oh": ("Oh", "full_octa"),
+    "fulloctahedral": ("Oh", "full_octa"),
+    "ih": ("Ih", "full_ico"),
+    "fullicosahedral": ("Ih", "full_ico"),
+    "sn": ("Sn", "sn"),
+    "translations": ("translations", "translations"),
+    "t2": ("translations", "translations"),
+    "t3": ("translations", "translations"),
+}
+_PARAM = re.compile(r"^(c|d|s)(\d+)$")
+_PRODUCT_SPLIT = re.compile(r"\s+[x×]\s+|\s*×\s*")
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[\s()_\-]", "", name).lower()
+
+
+def _parse_single(text: str, whole: str) -> GroupInfo:
+    key = _normalise(text)
+    if key in _FIXED:
+        name, kind = _FIXED[key]
+        return GroupInfo(name=name, kind=kind)
+    match = _PARAM.match(key)
+    if match:
+        letter, digits = match.groups()
+        n = int(digits)
+        if n < 1:
+            raise GroupError(f"group: {whole!r} is not a group; {GROUP_NAMES_HELP}")
+        kind = {"c": "cyclic", "d": "dihedral", "s": "sn"}[letter]
+        return GroupInfo(name=f"{letter.upper()}{n}", kind=kind, n=n)
+    raise GroupError(f"group: {whole!r} is not a group; {GROUP_NAMES_HELP}")
+
+
+def parse_group(name: str | GroupInfo) -> GroupInfo:
+    """Parse a group name from the catalogue.
+
+    Args:
+        name: ``"C4"``, ``"D8"``, ``"SO(2)"``, ``"E3 x Sn"``, ... (or a :class:`GroupInfo`).
+
+    Returns:
+        The :class:`GroupInfo`.
+
+    Raises:
+        GroupError: with a one-line message listing the allowed names.
+
+    >>> parse_group("d4").order
+    8
+    >>> parse_group("E3 x Sn").name
+    'E3 x Sn'
+    """
+    if isinstance(name, GroupInfo):
+        return name
+    if not isinstance(name, str) or not name.strip():
+        raise GroupError(f"group: {name!r} is not a group; {GROUP_NAMES_HELP}")
+    parts = [p for p in _PRODUCT_SPLIT.split(name.strip()) if p]
+    if len(parts) == 1:
+        return _parse_single(parts[0], name)
+    factors = tuple(_parse_single(p, name) for p in parts)
+    kinds = [f.kind for f in factors]
+    if len(set(kinds)) != len(kinds):
+        raise GroupError(f"group: {name!r} repeats a factor; write each factor once")
+    return GroupInfo(name=" x ".join(f.name for f in factors), kind="product", factors=factors)

@@ -1,0 +1,113 @@
+"""``Symmetry.images``: planar groups acting on images through escnn field types."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import SymmetryError
+from ..groups import GroupInfo, parse_group
+from ._elements import escnn_elements
+from ._symmetry import (
+    _is_invariant,
+    _resolve_rep_list,
+    grid_exact_subgroup,
+    integer_matrix,
+    smooth_disk_noise,
+)
+from .actions import FieldAction, TrivialAction
+
+__all__ = ["image_symmetry", "resolve_gspace", "resolve_field_type"]
+
+
+def resolve_gspace(group: Any) -> tuple[GroupInfo | None, Any]:
+    """A (GroupInfo, escnn GSpace on R^2) pair from a name, GroupInfo, GSpace or escnn group."""
+    from .._libs import escnn_group, escnn_gspaces
+
+    gs = escnn_gspaces()
+    if isinstance(group, (str, GroupInfo)):
+        info = parse_group(group)
+        return info, info.gspace(2)
+    if isinstance(group, gs.GSpace):
+        return None, group
+    if isinstance(group, escnn_group().Group):
+        name = type(group).__name__
+        table = {
+            "CyclicGroup": lambda: gs.rot2dOnR2(N=group.order()),
+            "DihedralGroup": lambda: gs.flipRot2dOnR2(N=group.order() // 2),
+            "SO2": lambda: gs.rot2dOnR2(N=-1),
+            "O2": lambda: gs.flipRot2dOnR2(N=-1),
+        }
+        if name in table:
+            return None, table[name]()
+    raise SymmetryError(
+        f"group: {group!r} does not act on images; use C<n>, D<n>, SO2 or O2 (a name, or an "
+        "escnn GSpace on R^2)"
+    )
+
+
+def resolve_field_type(info: GroupInfo | None, gspace: Any, value: Any) -> Any:
+    from .._libs import escnn_nn
+
+    enn = escnn_nn()
+    if isinstance(value, enn.FieldType):
+        if value.gspace != gspace:
+            raise SymmetryError(
+                f"field type {value} lives on {value.gspace.name}, not on {gspace.name}"
+            )
+        return value
+    reps = _resolve_rep_list(info, gspace.fibergroup, value)
+    return enn.FieldType(gspace, reps)
+
+
+def image_symmetry(cls, group, in_type, out_type, *, size, n_random):
+    info, gspace = resolve_gspace(group)
+    G = gspace.fibergroup
+    in_ft = resolve_field_type(info, gspace, in_type)
+    in_action = FieldAction(in_ft)
+    out_action = (
+        TrivialAction()
+        if _is_invariant(out_type)
+        else FieldAction(resolve_field_type(info, gspace, out_type))
+    )
+
+    def exactness(values):
+        return [integer_matrix(np.asarray(gspace.basespace_action(v))) for v in values]
+
+    def source(seed, n):
+        exact_sub = grid_exact_subgroup(G, gspace) if G.order() <= 0 else None
+        return escnn_elements(
+            G, seed=seed, n_random=n, exact_subgroup=exact_sub, exactness=exactness
+        )
+
+    has_offgrid = not all(exactness(list(G.elements))) if G.order() > 0 else True
+    shape = None if size is None else ((size, size) if isinstance(size, int) else tuple(size))
+
+    def make(batch, gen, dtype, device):
+        if shape is None:
+            raise SymmetryError(
+                f"Symmetry.images({G.name}): the image size is unknown; pass inputs= to audit, "
+                "or size=H to Symmetry.images"
+            )
+        if has_offgrid:
+            x = smooth_disk_noise(batch, in_ft.size, shape, gen, dtype)
+        else:
+            x = torch.randn(batch, in_ft.size, *shape, generator=gen, dtype=dtype)
+        return x.to(device)
+
+    return cls(
+        name=G.name,
+        domain="image2d",
+        in_action=in_action,
+        out_action=out_action,
+        group=info,
+        escnn_group=G,
+        in_field_type=in_ft,
+        n_random=n_random,
+        _element_source=source,
+        _input_maker=make,
+        _compose=lambda g, h: g @ h,
+        _input_help="pass inputs= to audit, or size=H to Symmetry.images",
+    )
