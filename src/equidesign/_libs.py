@@ -81,9 +81,11 @@ def _repoint_existing(location: Path) -> None:
         if module is None:
             continue
         for value in vars(module).values():
-            if isinstance(value, MemorizedFunc) and Path(value.location or "") != location:
+            if not isinstance(value, MemorizedFunc):
+                continue
+            current = getattr(value.store_backend, "location", None)
+            if current is None or Path(current) != location:
                 value.store_backend = _store_backend_factory("local", str(location), verbose=0)
-                value.location = str(location)
                 value._verbose = 0
 
 

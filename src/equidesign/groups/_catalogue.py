@@ -80,10 +80,13 @@ class GroupInfo:
             import math
 
             return math.factorial(self.n)  # type: ignore[arg-type]
-        return _FIXED_ORDERS.get(self.kind) or {
-            "cyclic": self.n,
-            "dihedral": 2 * (self.n or 0),
-        }[self.kind]
+        return (
+            _FIXED_ORDERS.get(self.kind)
+            or {
+                "cyclic": self.n,
+                "dihedral": 2 * (self.n or 0),
+            }[self.kind]
+        )
 
     @property
     def space_dim(self) -> int | None:

@@ -210,7 +210,8 @@ def build_rep(group: GroupInfo, expr: str | list[RepTerm]) -> Any:
     """The expression as one escnn representation (the direct sum of its terms)."""
     from .._libs import escnn_group
 
-    reps = build_rep_list(group, expr)
+    terms = parse_rep_expr(expr) if isinstance(expr, str) else expr
+    reps = build_rep_list(group, terms)
     if len(reps) == 1:
         return reps[0]
-    return escnn_group().directsum(reps)
+    return escnn_group().directsum(reps, name=" + ".join(map(str, terms)))

@@ -17,7 +17,6 @@ from .actions import (
     Action,
     CustomAction,
     ElementSet,
-    FieldAction,
     RepAction,
     TestElement,
     TrivialAction,
@@ -135,7 +134,9 @@ class Symmetry:
         ``example(batch, generator)`` lets the audit make inputs itself.
         """
         in_action = CustomAction(act_in, name=f"{name} (input)")
-        out_action = TrivialAction() if act_out is None else CustomAction(act_out, f"{name} (output)")
+        out_action = (
+            TrivialAction() if act_out is None else CustomAction(act_out, f"{name} (output)")
+        )
 
         def source(seed: int, count: int) -> ElementSet:
             gen = torch.Generator().manual_seed(seed)

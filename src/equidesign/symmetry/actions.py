@@ -171,6 +171,38 @@ def _element_key(elements: Sequence[TestElement]) -> tuple:
     return tuple(e.label for e in elements)
 
 
+# Grid maps depend only on the gspace, the elements and the spatial shape.
+_GRIDS: dict[tuple, tuple[Any, GridMap]] = {}
+
+# Matrices of one representation at one element, shared by every action: a model's layers
+# declare many field types built from the same few representations (escnn builds a field
+# type's matrix as a sparse block-diagonal, which is slow to do per layer and element).
+_REP_MATRICES: dict[tuple[int, str], tuple[Any, np.ndarray]] = {}
+
+
+def rep_matrix(rep: Any, element: TestElement) -> np.ndarray:
+    key = (id(rep), element.label)
+    hit = _REP_MATRICES.get(key)
+    if hit is None or hit[0] is not rep:
+        if len(_REP_MATRICES) > 20000:
+            _REP_MATRICES.clear()
+        hit = (rep, np.asarray(rep(element.value), dtype=np.float64))
+        _REP_MATRICES[key] = hit
+    return hit[1]
+
+
+def block_diagonal(reps: Sequence[Any], elements: Sequence[TestElement]) -> np.ndarray:
+    """``(G, C, C)`` matrices of the direct sum of ``reps`` at every element."""
+    size = sum(r.size for r in reps)
+    out = np.zeros((len(elements), size, size))
+    for g, e in enumerate(elements):
+        start = 0
+        for r in reps:
+            out[g, start : start + r.size, start : start + r.size] = rep_matrix(r, e)
+            start += r.size
+    return out
+
+
 class RepAction(Action):
     """A linear representation acting on one axis (the last by default).
 
@@ -189,6 +221,8 @@ class RepAction(Action):
 
     def fiber(self, elements: Sequence[TestElement]) -> FiberMap:
         def build():
+            if hasattr(self.rep, "irreps") and hasattr(self.rep, "size"):
+                return FiberMap.build(block_diagonal([self.rep], elements))
             mats = np.stack([np.asarray(self.rep(e.value), dtype=np.float64) for e in elements])
             return FiberMap.build(mats)
 
@@ -232,25 +266,29 @@ class FieldAction(Action):
         self.size = int(field_type.size)
         self.spatial = spatial
         self._fibers = _MatrixCache()
-        self._grids = _MatrixCache()
 
     def fiber(self, elements: Sequence[TestElement]) -> FiberMap:
         def build():
-            mats = np.stack(
-                [np.asarray(self.field_type.representation(e.value), np.float64) for e in elements]
-            )
-            return FiberMap.build(mats)
+            return FiberMap.build(block_diagonal(self.field_type.representations, elements))
 
         return self._fibers.get(_element_key(elements), build)
 
     def grid(self, elements: Sequence[TestElement], shape: tuple[int, ...]) -> GridMap:
         def build():
+            # the base-space action is orthogonal: its inverse is its transpose
             inv = np.stack(
-                [np.linalg.inv(np.asarray(self.gspace.basespace_action(e.value))) for e in elements]
+                [np.asarray(self.gspace.basespace_action(e.value), np.float64).T for e in elements]
             )
             return GridMap.build(torch.as_tensor(inv, dtype=torch.float64), shape)
 
-        return self._grids.get((_element_key(elements), shape), build)
+        key = (id(self.gspace), _element_key(elements), shape)
+        hit = _GRIDS.get(key)
+        if hit is None or hit[0] is not self.gspace:
+            if len(_GRIDS) > 256:
+                _GRIDS.clear()
+            hit = (self.gspace, build())
+            _GRIDS[key] = hit
+        return hit[1]
 
     def check(self, x: torch.Tensor) -> None:
         if x.dim() != 2 + self.d or x.shape[1] != self.size:
@@ -271,7 +309,9 @@ class FieldAction(Action):
         return self.grid(elements, shape).exact.tolist()
 
     def is_permutation(self) -> bool | None:
-        return all("pointwise" in r.supported_nonlinearities for r in self.field_type.representations)
+        return all(
+            "pointwise" in r.supported_nonlinearities for r in self.field_type.representations
+        )
 
     def rep_names(self) -> str:
         names: list[tuple[str, int]] = []

@@ -1,0 +1,325 @@
+"""Recording what flows through a model, and which group action each flowing tensor carries.
+
+Forward hooks record, for every module call, the input it actually received and the output it
+produced (the slice of the batch that belongs to the original inputs, cloned). Every tensor that
+passes between modules gets a token, so the tensors form a graph: the output of one module is
+the input of the next when it is the same object.
+
+Actions are then assigned to tokens, strongest evidence first:
+
+1. a GeometricTensor carries its escnn ``FieldType``;
+2. a module declares its representations (escnn ``in_type``/``out_type``, symm-learning
+   ``in_rep``/``out_rep``, generated models' annotations);
+3. the model's own inputs and outputs carry the symmetry's actions;
+4. shape-preserving elementwise layers (ReLU, Tanh, Dropout, Identity, ...) pass the action of
+   what flows into them through, both ways.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ..symmetry.actions import Action, FieldAction, RepAction, TrivialAction
+from ._tensors import is_geometric, unwrap
+
+__all__ = ["Call", "Recorder", "assign_actions", "ELEMENTWISE", "is_elementwise"]
+
+_TOKEN = "_equidesign_token"
+
+#: torch layers that act on each entry alone and keep the shape
+ELEMENTWISE = (
+    torch.nn.ReLU,
+    torch.nn.ReLU6,
+    torch.nn.LeakyReLU,
+    torch.nn.PReLU,
+    torch.nn.ELU,
+    torch.nn.SELU,
+    torch.nn.CELU,
+    torch.nn.GELU,
+    torch.nn.SiLU,
+    torch.nn.Mish,
+    torch.nn.Sigmoid,
+    torch.nn.Tanh,
+    torch.nn.Hardtanh,
+    torch.nn.Hardswish,
+    torch.nn.Hardsigmoid,
+    torch.nn.Softplus,
+    torch.nn.Softsign,
+    torch.nn.Tanhshrink,
+    torch.nn.Dropout,
+    torch.nn.Dropout1d,
+    torch.nn.Dropout2d,
+    torch.nn.Dropout3d,
+    torch.nn.AlphaDropout,
+    torch.nn.Identity,
+)
+
+#: pointwise nonlinearities (a subset of ELEMENTWISE): they commute only with permutations
+POINTWISE_NONLINEAR = tuple(
+    c
+    for c in ELEMENTWISE
+    if c
+    not in (
+        torch.nn.Dropout,
+        torch.nn.Dropout1d,
+        torch.nn.Dropout2d,
+        torch.nn.Dropout3d,
+        torch.nn.AlphaDropout,
+        torch.nn.Identity,
+    )
+)
+
+
+def is_elementwise(module: torch.nn.Module) -> bool:
+    return isinstance(module, ELEMENTWISE)
+
+
+@dataclass
+class Call:
+    """One call of one module during the recorded forward pass."""
+
+    name: str
+    module: torch.nn.Module
+    index: int  # completion order
+    args: list[Any]  # recorded (sliced, cloned) positional inputs; None where not tensor-like
+    raw_args: list[Any]  # the tensor-like wrappers as passed (GeometricTensor types kept)
+    in_tokens: list[int | None]
+    output: Any = None  # recorded (sliced, cloned) output
+    out_token: int | None = None
+    kwargs_tensors: bool = False
+    sliceable: bool = True
+    in_shapes: list[tuple] = field(default_factory=list)
+    out_shape: tuple | None = None
+
+
+class Recorder:
+    """Forward hooks that record every module call on the first ``keep`` samples of the batch.
+
+    Args:
+        model: the model.
+        total: the batch size of the recorded forward pass.
+        keep: how many leading samples belong to the original inputs (recorded).
+    """
+
+    def __init__(self, model: torch.nn.Module, total: int, keep: int):
+        self.model = model
+        self.total = total
+        self.keep = keep
+        self.calls: list[Call] = []
+        self._pending: dict[int, list[Call]] = {}
+        self._handles: list[Any] = []
+        self._next_token = 0
+        self._tagged: list[torch.Tensor] = []
+        self.input_token: int | None = None
+        self.output_token: int | None = None
+
+    # --- tokens ------------------------------------------------------------------------
+    def token_of(self, value: Any, create: bool = True) -> int | None:
+        tensor = unwrap(value)
+        if tensor is None:
+            return None
+        token = getattr(tensor, _TOKEN, None)
+        if token is None and create:
+            token = self._next_token
+            self._next_token += 1
+            try:
+                setattr(tensor, _TOKEN, token)
+            except (AttributeError, RuntimeError):  # some tensor subclasses refuse attributes
+                return None
+            self._tagged.append(tensor)
+        return token
+
+    def _slice(self, value: Any) -> tuple[Any, bool]:
+        tensor = unwrap(value)
+        if tensor is None:
+            return None, True
+        if tensor.dim() == 0 or tensor.shape[0] != self.total:
+            return None, False
+        part = tensor.detach()[: self.keep].clone()
+        if is_geometric(value):
+            from ._tensors import rewrap
+
+            return rewrap(value, part), True
+        return part, True
+
+    # --- hooks ---------------------------------------------------------------------------
+    def __enter__(self) -> Recorder:
+        from ._state import all_modules
+
+        seen = set()
+        for name, module in all_modules(self.model):
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            self._handles.append(
+                module.register_forward_pre_hook(self._pre(name), with_kwargs=True)
+            )
+            self._handles.append(module.register_forward_hook(self._post(name), with_kwargs=True))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+        for tensor in self._tagged:
+            try:
+                delattr(tensor, _TOKEN)
+            except AttributeError:
+                pass
+        self._tagged.clear()
+
+    def _pre(self, name: str):
+        def hook(module, args, kwargs):
+            recorded, sliceable = [], True
+            for a in args:
+                part, ok = self._slice(a)
+                recorded.append(part)
+                sliceable &= ok
+            call = Call(
+                name=name,
+                module=module,
+                index=-1,
+                args=recorded,
+                raw_args=list(args),
+                in_tokens=[self.token_of(a) for a in args],
+                kwargs_tensors=any(unwrap(v) is not None for v in kwargs.values()),
+                sliceable=sliceable,
+                in_shapes=[tuple(unwrap(a).shape) if unwrap(a) is not None else () for a in args],
+            )
+            if name == "" and call.in_tokens:
+                self.input_token = call.in_tokens[0]
+            self._pending.setdefault(id(module), []).append(call)
+
+        return hook
+
+    def _post(self, name: str):
+        def hook(module, args, kwargs, output):
+            call = self._pending[id(module)].pop()
+            call.index = len(self.calls)
+            call.output, ok = self._slice(output)
+            call.sliceable &= ok
+            call.out_token = self.token_of(output)
+            tensor = unwrap(output)
+            call.out_shape = tuple(tensor.shape) if tensor is not None else None
+            if is_geometric(output):
+                call.raw_args.append(output)  # keeps its FieldType for action assignment
+            if name == "":
+                self.output_token = call.out_token
+            self.calls.append(call)
+
+        return hook
+
+
+# ------------------------------------------------------------------------- actions
+def _same_group(group_a: Any, group_b: Any) -> bool:
+    return group_a is group_b or group_a == group_b
+
+
+def declared_actions(module: torch.nn.Module, G: Any) -> tuple[Action | None, Action | None, str]:
+    """The actions a module declares on its input and output (``None`` when it declares none).
+
+    Returns ``(in, out, note)``; ``note`` explains a declaration that could not be used.
+    """
+    enn = sys.modules.get("escnn.nn")
+    esc_group = sys.modules.get("escnn.group")
+    in_t, out_t = getattr(module, "in_type", None), getattr(module, "out_type", None)
+    if enn is not None and isinstance(in_t, enn.FieldType) and isinstance(out_t, enn.FieldType):
+        if G is not None and not _same_group(in_t.fibergroup, G):
+            return None, None, f"acts with {in_t.fibergroup.name}, not the audited {G.name}"
+        return _field_action(in_t), _field_action(out_t), ""
+    if esc_group is not None:
+        try:
+            in_r, out_r = getattr(module, "in_rep", None), getattr(module, "out_rep", None)
+        except AttributeError:
+            in_r = out_r = None
+        if isinstance(in_r, esc_group.Representation) and isinstance(
+            out_r, esc_group.Representation
+        ):
+            if G is not None and not _same_group(in_r.group, G):
+                return None, None, f"acts with {in_r.group.name}, not the audited {G.name}"
+            return RepAction(in_r), RepAction(out_r), ""
+    return None, None, ""
+
+
+_FIELD_ACTIONS: dict[Any, Action] = {}
+
+
+def _field_action(field_type: Any) -> Action:
+    """One action per field type, so that layers sharing a type share its prepared maps."""
+    action = _FIELD_ACTIONS.get(field_type)
+    if action is None:
+        if len(_FIELD_ACTIONS) > 512:
+            _FIELD_ACTIONS.clear()
+        action = _FIELD_ACTIONS[field_type] = _new_field_action(field_type)
+    return action
+
+
+def _new_field_action(field_type: Any) -> Action:
+    if field_type.gspace.dimensionality == 0:
+        # no base space: a plain representation on the channel axis
+        rep = field_type.representation
+        return RepAction(rep, dim=1, name=rep.name)
+    return FieldAction(field_type)
+
+
+def assign_actions(
+    recorder: Recorder, G: Any, in_action: Action, out_action: Action
+) -> tuple[dict[int, Action], dict[str, str]]:
+    """Assign an action to every token whose action is known; see the module docstring.
+
+    Returns the token -> action map and a name -> note map for unusable declarations.
+    """
+    actions: dict[int, Action] = {}
+    notes: dict[str, str] = {}
+    enn = sys.modules.get("escnn.nn")
+
+    def put(token, action, overwrite=False):
+        if token is None or action is None:
+            return
+        if overwrite or token not in actions:
+            actions[token] = action
+
+    # 1. GeometricTensors carry their types
+    if enn is not None:
+        for call in recorder.calls:
+            for value, token in zip(call.raw_args, call.in_tokens + [call.out_token], strict=False):
+                if isinstance(value, enn.FieldType):
+                    continue
+                if is_geometric(value) and (G is None or _same_group(value.type.fibergroup, G)):
+                    put(token, _field_action(value.type))
+    # 2. declarations
+    for call in recorder.calls:
+        a_in, a_out, note = declared_actions(call.module, G)
+        if note:
+            notes[call.name] = note
+        if call.in_tokens:
+            put(call.in_tokens[0], a_in)
+        put(call.out_token, a_out)
+    # 3. the model's own input and output
+    put(recorder.input_token, in_action)
+    put(recorder.output_token, out_action)
+    # 4. elementwise layers pass actions through, both ways, until nothing changes
+    changed = True
+    while changed:
+        changed = False
+        for call in recorder.calls:
+            if not is_elementwise(call.module) or not call.in_tokens:
+                continue
+            if call.in_shapes and call.in_shapes[0] != call.out_shape:
+                continue
+            a, b = call.in_tokens[0], call.out_token
+            if a in actions and b is not None and b not in actions:
+                actions[b] = actions[a]
+                changed = True
+            elif b in actions and a is not None and a not in actions:
+                actions[a] = actions[b]
+                changed = True
+    return actions, notes
+
+
+def trivial_like(action: Action) -> bool:
+    return isinstance(action, TrivialAction)

@@ -1,0 +1,259 @@
+"""Rendering an :class:`AuditReport` as text (the audit guide's template) and as markdown."""
+
+from __future__ import annotations
+
+from .report import AuditReport
+
+__all__ = ["render_text", "render_markdown"]
+
+
+def _e(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2e}"
+
+
+def _result(passed: bool) -> str:
+    return "PASS" if passed else "FAIL"
+
+
+def _e2e_lines(r: AuditReport) -> list[str]:
+    e = r.end_to_end
+    exact = sum(1 for p in e.per_element if p.exact)
+    lines = [
+        f"Test samples: {e.n_inputs}",
+        f"Transformations tested: {e.n_elements} ({r.settings.element_note})",
+        f"Exact elements: {exact}; interpolated (off the pixel grid): {e.n_elements - exact}",
+        "",
+        "Invariance/Equivariance Error (exact elements):",
+        f"- Mean absolute: {_e(e.mean_abs)}",
+        f"- Max absolute: {_e(e.max_abs)}",
+        f"- Mean relative: {_e(e.mean_rel)}",
+        f"- Max relative: {_e(e.max_rel)}",
+        f"- Level: {e.level.value}",
+    ]
+    if e.failing_element:
+        lines.append(f"- Failing element: {e.failing_element}")
+    if e.identity_error is not None:
+        lines.append(f"- Identity element error: {_e(e.identity_error)}")
+    if e.float64 is not None:
+        lines.append(
+            f"- float64 re-run: {_e(e.float64.max_rel)} ({e.float64.level.value}): {e.float64.note}"
+        )
+    lines.append(f"- RESULT: {_result(e.passed)}")
+    if e.interpolated is not None:
+        i = e.interpolated
+        lines += [
+            "",
+            f"Interpolated elements ({i.n_elements}), judged against the input's own "
+            "interpolation error (rotate and rotate back):",
+            f"- Max relative: {_e(i.max_rel)}",
+            f"- Interpolation floor: {_e(i.floor)}",
+            f"- Ratio (model / floor): {i.ratio:.2f}",
+            f"- Level: {i.level.value}",
+            f"- RESULT: {_result(i.passed)}",
+        ]
+    return lines
+
+
+def _layer_lines(r: AuditReport) -> list[str]:
+    if not r.settings.layerwise:
+        return ["(layer-wise analysis not requested)"]
+    lines = []
+    for layer in r.layers:
+        lines.append(f"- Layer: {layer.name} ({layer.kind})")
+        lines.append(f"  Error: {_e(layer.max_rel)} ({layer.level.value})")
+        extra = []
+        if layer.probe_max_rel is not None:
+            extra.append(f"perturbed parameters {_e(layer.probe_max_rel)}")
+        if layer.train_max_rel is not None:
+            extra.append(f"train mode {_e(layer.train_max_rel)}")
+        if layer.gradient_max_rel is not None:
+            extra.append(f"gradient {_e(layer.gradient_max_rel)}")
+        if extra:
+            lines.append("  Probes: " + ", ".join(extra))
+        lines.append(f"  Result: {_result(layer.passed)}")
+    if not r.layers:
+        lines.append("(no layer could be tested alone)")
+    if r.first_failing_layer:
+        lines.append(f"First failing layer: {r.first_failing_layer}")
+    if r.untested:
+        lines.append("Untested layers:")
+        lines += [f"- {u.name} ({u.kind}): {u.reason}" for u in r.untested]
+    return lines
+
+
+def _gradient_lines(r: AuditReport) -> list[str]:
+    g = r.gradient
+    if g is None:
+        return ["(gradient test not run)"]
+    lines = [f"- Gradient equivariance error: {_e(g.max_rel)} ({g.level.value})"]
+    for m in g.modes:
+        note = f" -- {m.note}" if m.note else ""
+        lines.append(f"  - {m.mode} mode: {_e(m.max_rel)} ({m.level.value}){note}")
+    lines.append(f"- Loss: {g.loss}")
+    lines.append(f"- RESULT: {_result(g.passed)}")
+    return lines
+
+
+def _issue_lines(r: AuditReport) -> list[str]:
+    if not r.findings:
+        return ["None."]
+    lines = []
+    for i, f in enumerate(r.findings, 1):
+        lines += [
+            f"{i}. [{f.kind}] {f.title}",
+            f"   - Location: {f.location}",
+            f"   - Severity: {f.severity}",
+            f"   - Recommended fix: {f.fix}",
+        ]
+        if f.evidence:
+            lines.append(f"   - Evidence: {f.evidence}")
+    return lines
+
+
+def _recommendations(r: AuditReport) -> list[str]:
+    if r.findings:
+        seen, out = set(), []
+        for f in r.findings:
+            if f.fix not in seen:
+                seen.add(f.fix)
+                out.append(f"- {f.location}: {f.fix}")
+        return out
+    return ["- None: keep this audit in CI as a regression check (equidesign.compare)."]
+
+
+def render_text(r: AuditReport) -> str:
+    """The audit guide's report template, filled in."""
+    s = r.settings
+    parts = [
+        "MODEL EQUIVARIANCE AUDIT REPORT",
+        "===============================",
+        "",
+        f"Model: {r.model}",
+        f"Intended Symmetry: {r.group}",
+        f"Symmetry Type: {r.symmetry_type}",
+        f"Actions: {r.symmetry}",
+        f"Reproduce: seed={s.seed}, dtype={s.dtype}, device={s.device}, "
+        f"equidesign {s.equidesign_version}, torch {s.torch_version}",
+        "",
+        "END-TO-END TESTS:",
+        "-----------------",
+        *_e2e_lines(r),
+        "",
+        "LAYER-WISE ANALYSIS:",
+        "--------------------",
+        *_layer_lines(r),
+        "",
+        "GRADIENT TEST:",
+        "--------------",
+        *_gradient_lines(r),
+        "",
+        "SELF-CHECKS:",
+        "------------",
+        *[f"- {c.name}: {'ok' if c.passed else 'FAILED'} -- {c.detail}" for c in r.self_checks],
+        "",
+        "IDENTIFIED ISSUES:",
+        "------------------",
+        *_issue_lines(r),
+        "",
+        f"OVERALL VERDICT: {r.verdict}",
+        f"{r.summary}",
+        "",
+        "Recommendations:",
+        *_recommendations(r),
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def _md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+    return out
+
+
+def render_markdown(r: AuditReport) -> str:
+    e = r.end_to_end
+    s = r.settings
+    lines = [
+        f"# Equivariance audit: {r.model}",
+        "",
+        f"**Verdict: {r.verdict}** — {r.summary}",
+        "",
+        f"- Symmetry: {r.group} ({r.symmetry_type.lower()})",
+        f"- Actions: {r.symmetry}",
+        f"- Elements: {e.n_elements} ({s.element_note}); inputs: {e.n_inputs}",
+        f"- Reproduce: seed {s.seed}, dtype {s.dtype}, device {s.device}",
+        "",
+        "## End to end",
+        "",
+        *_md_table(
+            ["element", "exact", "max abs", "max rel", "level"],
+            [
+                [
+                    p.label,
+                    "yes" if p.exact else "interpolated",
+                    _e(p.max_abs),
+                    _e(p.max_rel),
+                    p.level.value,
+                ]
+                for p in e.per_element
+            ],
+        ),
+        "",
+        f"Exact elements: max relative {_e(e.max_rel)}, mean {_e(e.mean_rel)} — "
+        f"**{e.level.value}** ({_result(e.passed)}).",
+    ]
+    if e.interpolated is not None:
+        i = e.interpolated
+        lines += [
+            "",
+            f"Interpolated elements: max relative {_e(i.max_rel)} against an interpolation floor "
+            f"of {_e(i.floor)} (ratio {i.ratio:.2f}) — **{i.level.value}**.",
+        ]
+    if e.float64 is not None:
+        lines += ["", f"float64 re-run: {_e(e.float64.max_rel)} — {e.float64.note}."]
+    lines += ["", "## Layer by layer", ""]
+    if r.layers:
+        lines += _md_table(
+            ["layer", "kind", "max rel", "level", "probe", "result"],
+            [
+                [
+                    f"`{layer.name}`",
+                    layer.kind,
+                    _e(layer.max_rel),
+                    layer.level.value,
+                    _e(layer.probe_max_rel),
+                    _result(layer.passed),
+                ]
+                for layer in r.layers
+            ],
+        )
+    else:
+        lines.append("No layer could be tested alone.")
+    if r.first_failing_layer:
+        lines += ["", f"First failing layer: `{r.first_failing_layer}`"]
+    if r.untested:
+        lines += ["", "Untested:", ""] + [
+            f"- `{u.name}` ({u.kind}): {u.reason}" for u in r.untested
+        ]
+    lines += ["", "## Gradients", ""]
+    lines += (
+        ["Not run."]
+        if r.gradient is None
+        else [
+            f"- {m.mode}: {_e(m.max_rel)} ({m.level.value}) {m.note}".rstrip()
+            for m in r.gradient.modes
+        ]
+    )
+    lines += ["", "## Findings", ""]
+    if not r.findings:
+        lines.append("None.")
+    for f in r.findings:
+        lines += [
+            f"- **[{f.kind}] {f.title}** ({f.severity}) at `{f.location}`",
+            f"  - Fix: {f.fix}",
+        ] + ([f"  - Evidence: {f.evidence}"] if f.evidence else [])
+    lines += ["", "## Self-checks", ""]
+    lines += [
+        f"- {c.name}: {'ok' if c.passed else '**failed**'} — {c.detail}" for c in r.self_checks
+    ]
+    return "\n".join(lines) + "\n"

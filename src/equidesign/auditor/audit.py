@@ -1,0 +1,236 @@
+"""``equidesign.audit``: measure whether a torch model respects its symmetry, and say why not."""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+
+from .. import __version__
+from ..errors import AuditError, EquidesignError
+from ..symmetry import Symmetry
+from ._state import audit_conditions, convert_floating, model_device, model_dtype, snapshot_tensors
+from ._tensors import is_geometric, unwrap
+from .diagnosis import diagnose
+from .endtoend import rerun_float64, run_end_to_end
+from .gradient import run_gradient
+from .layerwise import LayerTest, gradient_error, run_layerwise
+from .levels import Level, audit_dtype, passes
+from .report import AuditReport, AuditSettings, Float64Rerun
+from .selfcheck import run_self_checks
+
+log = logging.getLogger(__name__)
+
+__all__ = ["audit"]
+
+
+@contextmanager
+def _timed(timings: dict[str, float], key: str):
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[key] = timings.get(key, 0.0) + time.perf_counter() - start
+
+
+def _check_arguments(model: Any, symmetry: Any) -> None:
+    if not isinstance(model, torch.nn.Module):
+        raise AuditError(
+            f"model: expected a torch.nn.Module, got {type(model).__name__}; pass the model "
+            "object (call your factory first)"
+        )
+    if not isinstance(symmetry, Symmetry):
+        raise AuditError(
+            f"symmetry: expected an equidesign Symmetry, got {type(symmetry).__name__}; build one "
+            "with Symmetry.images(...), Symmetry.vectors(...) or Symmetry.custom(...)"
+        )
+
+
+def _prepare_inputs(inputs, symmetry, n_inputs, seed, dtype, device) -> torch.Tensor:
+    if inputs is None:
+        x = symmetry.example_input(n_inputs, seed=seed, dtype=dtype, device=device)
+    else:
+        x = unwrap(inputs) if is_geometric(inputs) else inputs
+        if not isinstance(x, torch.Tensor):
+            raise AuditError(
+                f"inputs: expected a tensor or GeometricTensor, got {type(inputs).__name__}"
+            )
+    x = x.to(device=device)
+    if x.is_floating_point():
+        x = x.to(dtype)
+    symmetry.in_action.check(x)
+    return x.detach()
+
+
+def _call_model(fn, what: str):
+    try:
+        return fn()
+    except EquidesignError:
+        raise
+    except Exception as exc:
+        raise AuditError(f"{what}: the model raised {type(exc).__name__}: {exc}") from exc
+
+
+@contextmanager
+def _float64(model: torch.nn.Module):
+    with snapshot_tensors(model):
+        convert_floating(model, torch.float64)
+        model.train()
+        model.eval()  # rebuild eval-mode caches in float64
+        yield
+    model.train()
+    model.eval()
+
+
+def audit(
+    model: torch.nn.Module,
+    symmetry: Symmetry,
+    inputs: Any = None,
+    *,
+    seed: int = 0,
+    layerwise: bool = True,
+    gradients: bool = True,
+    lie_derivative: bool | None = None,
+    dtype: torch.dtype | None = None,
+    n_inputs: int = 4,
+    chunk: int | None = None,
+    name: str | None = None,
+) -> AuditReport:
+    """Audit ``model`` for the symmetry described by ``symmetry``.
+
+    Args:
+        model: any ``torch.nn.Module``; it is put in eval mode for the audit and restored after.
+        symmetry: how the group acts on the model's inputs and outputs.
+        inputs: example inputs ``(B, ...)``; random inputs of the right shape when None.
+        seed: seeds the inputs, sampled elements and probes (the report records it).
+        layerwise: test every layer alone on the input it received.
+        gradients: test input gradients (eval mode, and train mode where it differs).
+        lie_derivative: reserved for continuous groups (Lie derivative); must be None or False.
+        dtype: the dtype to audit in (default: the model's; half precision runs in float32).
+        n_inputs: how many random inputs when ``inputs`` is None.
+        chunk: at most this many samples per forward pass (all at once by default; halved
+            automatically on out-of-memory errors).
+        name: the model's name in the report (default: its class name).
+
+    Returns:
+        An :class:`AuditReport`; ``report.verdict`` is ``"PASS"``, ``"FAIL"`` or
+        ``"NEEDS_ATTENTION"``.
+    """
+    _check_arguments(model, symmetry)
+    if lie_derivative:
+        raise AuditError(
+            "lie_derivative: the Lie derivative is not available yet; call audit without it"
+        )
+    timings: dict[str, float] = {}
+    device = model_device(model)
+    run_dtype = audit_dtype(model_dtype(model), dtype)
+    element_set = symmetry.elements(seed)
+    elements = element_set.elements
+    with audit_conditions(model, run_dtype), _timed(timings, "total"):
+        x = _prepare_inputs(inputs, symmetry, n_inputs, seed, run_dtype, device)
+        with _timed(timings, "end_to_end"):
+            e2e = _call_model(
+                lambda: run_end_to_end(model, symmetry, x, elements, record=layerwise, chunk=chunk),
+                "end-to-end test",
+            )
+        result = e2e.result
+        checks = run_self_checks(symmetry, x, e2e.y, elements, result.identity_error, seed)
+        if not result.passed and run_dtype == torch.float32 and x.is_floating_point():
+            with _timed(timings, "float64"):
+                result.float64 = _rerun_in_float64(model, symmetry, x, elements, chunk)
+        tests: list[LayerTest] = []
+        untested = []
+        if layerwise and e2e.recorder is not None:
+            with _timed(timings, "layerwise"):
+                tests, untested = run_layerwise(
+                    e2e.recorder,
+                    symmetry.escnn_group,
+                    symmetry.in_action,
+                    symmetry.out_action,
+                    elements,
+                    seed=seed,
+                    chunk=chunk,
+                )
+        gradient = None
+        if gradients and checks.orthogonal:
+            with _timed(timings, "gradient"):
+                gradient = _call_model(
+                    lambda: run_gradient(model, symmetry, x, elements), "gradient test"
+                )
+            if gradient is not None and not gradient.passed and tests:
+                with _timed(timings, "gradient_layers"):
+                    _layer_gradients(tests, elements, seed, chunk)
+        diagnosis = diagnose(
+            e2e=e2e,
+            result=result,
+            symmetry=symmetry,
+            tests=tests,
+            untested_names=[u.name for u in untested],
+            gradient=gradient,
+            self_checks=checks,
+        )
+    settings = AuditSettings(
+        seed=seed,
+        dtype=str(run_dtype).replace("torch.", ""),
+        device=str(device),
+        n_inputs=int(x.shape[0]),
+        elements=[e.label for e in elements],
+        exhaustive=element_set.exhaustive,
+        element_note=element_set.note,
+        layerwise=layerwise,
+        gradients=gradients,
+        torch_version=torch.__version__,
+        equidesign_version=__version__,
+    )
+    return AuditReport(
+        model=name or type(model).__name__,
+        symmetry=symmetry.describe(),
+        group=symmetry.name,
+        symmetry_type=symmetry.symmetry_type,
+        verdict=diagnosis.verdict,
+        summary=diagnosis.summary,
+        end_to_end=result,
+        layers=[t.result for t in tests],
+        untested=untested,
+        first_failing_layer=diagnosis.first_failing_layer,
+        gradient=gradient,
+        findings=diagnosis.findings,
+        self_checks=checks.checks,
+        settings=settings,
+        timings={k: round(v, 4) for k, v in timings.items()},
+    )
+
+
+def _rerun_in_float64(model, symmetry, x, elements, chunk) -> Float64Rerun:
+    try:
+        with _float64(model):
+            value, level = rerun_float64(model, symmetry, x, elements, chunk)
+    except Exception as exc:  # some models cannot run in float64
+        log.debug("float64 re-run failed", exc_info=True)
+        return Float64Rerun(
+            max_rel=float("nan"),
+            level=Level.BROKEN,
+            cause="unknown",
+            note=f"the model could not run in float64: {type(exc).__name__}: {exc}",
+        )
+    cause = "precision" if level == Level.PERFECT else "structure"
+    note = (
+        "the float64 error is perfect: the float32 error is round-off"
+        if cause == "precision"
+        else "the error persists in float64: it comes from the model's structure"
+    )
+    return Float64Rerun(max_rel=value, level=level, cause=cause, note=note)
+
+
+def _layer_gradients(tests: list[LayerTest], elements, seed: int, chunk) -> None:
+    exact = [e for e in elements if e.exact]
+    for t in tests:
+        if t.result is None or not passes(t.result.level):
+            continue
+        try:
+            t.result.gradient_max_rel = gradient_error(t, exact, seed, chunk)
+        except Exception:  # layers whose backward cannot run alone
+            log.debug("layer gradient for %s failed", t.name, exc_info=True)

@@ -1,0 +1,114 @@
+r"""Gradient test: input gradients of an invariant loss must transform by the input action.
+
+With :math:`L(y) = \tfrac12\lVert y\rVert^2`, invariant under orthogonal output actions, an
+equivariant :math:`f` gives :math:`\nabla_x (L\circ f)(g\cdot x) = \rho_{in}(g)\,\nabla_x
+(L\circ f)(x)` for orthogonal input actions. All copies go through one forward and one backward
+pass (the loss is a sum over samples, so each copy's gradient is its own).
+
+The test runs in eval mode and, when the model behaves differently in train mode (batch
+statistics), in train mode too: there the batch is the orbit of the inputs, so batch statistics
+are taken over an orbit-augmented batch. Dropout is held at eval in train mode: its masks are
+equivariant only in distribution, so they would fail a per-sample test by design.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from ..symmetry import Symmetry
+from ..symmetry.actions import TestElement
+from ._state import all_modules, snapshot_tensors
+from ._tensors import model_output, relative_errors
+from .layerwise import is_normalization
+from .levels import classify, passes, worst
+from .report import GradientMode, GradientResult
+
+__all__ = ["run_gradient", "behaves_differently_in_train"]
+
+_DROPOUT = (
+    torch.nn.Dropout,
+    torch.nn.Dropout1d,
+    torch.nn.Dropout2d,
+    torch.nn.Dropout3d,
+    torch.nn.AlphaDropout,
+)
+
+
+def _is_dropout(module: torch.nn.Module) -> bool:
+    return isinstance(module, _DROPOUT) or "dropout" in type(module).__name__.lower()
+
+
+def behaves_differently_in_train(model: torch.nn.Module) -> bool:
+    return any(is_normalization(m) for _, m in all_modules(model))
+
+
+def _gradient_error(
+    model: torch.nn.Module, symmetry: Symmetry, x: torch.Tensor, elements: Sequence[TestElement]
+) -> tuple[float, int]:
+    copies = symmetry.in_action.apply(elements, x)
+    batch = torch.cat([x.unsqueeze(0), copies], 0).detach()
+    G1, B = batch.shape[:2]
+    flat = batch.reshape(G1 * B, *batch.shape[2:]).requires_grad_(True)
+    with torch.enable_grad():
+        y = model_output(model(symmetry.model_input(model, flat)))
+        loss = 0.5 * (y.to(torch.float64) ** 2).sum()
+        (grad,) = torch.autograd.grad(loss, flat)
+    grad = grad.reshape(G1, B, *grad.shape[1:])
+    expected = symmetry.in_action.apply(elements, grad[0])
+    _, rel = relative_errors(grad[1:], expected)
+    per = rel.max(dim=1).values
+    return float(per.max()), int(per.argmax())
+
+
+def run_gradient(
+    model: torch.nn.Module,
+    symmetry: Symmetry,
+    x: torch.Tensor,
+    elements: Sequence[TestElement],
+) -> GradientResult | None:
+    """The gradient test on the exact elements; ``None`` when no element is exact."""
+    exact = [e for e in elements if e.exact]
+    if not exact or not x.is_floating_point():
+        return None
+    modes = []
+    value, wi = _gradient_error(model, symmetry, x, exact)
+    level = classify(value)
+    modes.append(
+        GradientMode(
+            mode="eval",
+            max_rel=value,
+            level=level,
+            passed=passes(level),
+            failing_element=None if passes(level) else exact[wi].label,
+        )
+    )
+    if behaves_differently_in_train(model):
+        with snapshot_tensors(model):  # batch statistics update running buffers
+            model.train()
+            for _, m in all_modules(model):
+                if _is_dropout(m):
+                    m.eval()
+            try:
+                value, wi = _gradient_error(model, symmetry, x, exact)
+            finally:
+                model.eval()  # the audit runs in eval mode; the caller restores the user's modes
+        level = classify(value)
+        modes.append(
+            GradientMode(
+                mode="train",
+                max_rel=value,
+                level=level,
+                passed=passes(level),
+                failing_element=None if passes(level) else exact[wi].label,
+                note="batch statistics over the orbit-augmented batch; dropout held at eval",
+            )
+        )
+    overall = worst(m.level for m in modes)
+    return GradientResult(
+        max_rel=max(m.max_rel for m in modes),
+        level=overall,
+        passed=passes(overall),
+        modes=modes,
+    )

@@ -1,0 +1,434 @@
+r"""Layer-wise localisation: every layer tested alone on the input it actually received.
+
+For a layer :math:`L` that received :math:`h` and whose input and output actions are known, the
+test compares :math:`L(\rho_{in}(g)\,h)` with :math:`\rho_{out}(g)\,L(h)` for every element, all
+copies in one batched call. Because each layer sees its own recorded input, the first broken
+layer is named even when later layers are broken too.
+
+Three more probes run where they apply:
+
+* constraint probe: a layer with parameters that passes is tested again with its parameters
+  perturbed. A layer whose weights are constrained (escnn, symm-learning) stays equivariant; a
+  plain layer that passes only at its current values (an unprojected ``Linear``, a ``BatchNorm``
+  at its initial statistics) does not;
+* train mode, for normalisation layers: batch statistics must be equivariant too;
+* gradients, when the model's gradient test fails: the layer's vector-Jacobian product must
+  transform by the actions (this is what localises a custom ``autograd.Function``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ..symmetry.actions import Action, TestElement
+from ._graph import Call, Recorder, assign_actions, declared_actions
+from ._state import all_modules, snapshot_tensors
+from ._tensors import relative_errors, rewrap, run_chunked, unwrap
+from .levels import Level, classify, classify_interpolated, passes, worst
+from .report import LayerResult, UntestedLayer
+
+log = logging.getLogger(__name__)
+
+__all__ = ["LayerTest", "run_layerwise", "inverse", "is_normalization", "is_container"]
+
+_SILENT_MODULE_PREFIXES = (
+    "escnn.nn.modules.basismanager",
+    "escnn.kernels",
+    "torch.nn.utils.parametrize",
+    "symm_learning.nn.parametrizations",
+    "symm_learning.representation_theory",
+)
+_LIBRARY_PREFIXES = ("torch.", "escnn.", "e3nn.", "symm_learning.", "torch_geometric.")
+
+
+def is_library_module(module: torch.nn.Module) -> bool:
+    return type(module).__module__.startswith(_LIBRARY_PREFIXES)
+
+
+def is_container(module: torch.nn.Module) -> bool:
+    enn = sys.modules.get("escnn.nn")
+    pure = (torch.nn.Sequential,)
+    if enn is not None:
+        pure = pure + (enn.SequentialModule,)
+    return isinstance(module, pure)
+
+
+def is_normalization(module: torch.nn.Module) -> bool:
+    """BatchNorm/LayerNorm/GroupNorm/InstanceNorm of torch, escnn and symm-learning."""
+    if isinstance(
+        module,
+        (torch.nn.modules.batchnorm._NormBase, torch.nn.LayerNorm, torch.nn.GroupNorm),
+    ):
+        return True
+    name = type(module).__name__.lower()
+    return is_library_module(module) and "norm" in name and "pool" not in name
+
+
+def inverse(element: TestElement) -> TestElement:
+    """The inverse of an escnn element (for rotate-and-rotate-back interpolation floors)."""
+    return TestElement(label=f"({element.label})^-1", value=~element.value, exact=element.exact)
+
+
+@dataclass
+class LayerTest:
+    """A testable layer call and what the tests found."""
+
+    call: Call
+    in_action: Action
+    out_action: Action
+    result: LayerResult | None = None
+    error_map: torch.Tensor | None = None  # (B, ...) per-position error for the worst element
+    worst_element: TestElement | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.call.name
+
+    @property
+    def module(self) -> torch.nn.Module:
+        return self.call.module
+
+
+# ------------------------------------------------------------------------- core measure
+def _forward_copies(module, template, copies: torch.Tensor, chunk: int | None) -> torch.Tensor:
+    G, B = copies.shape[:2]
+    batch = copies.reshape(G * B, *copies.shape[2:])
+
+    def fn(part):
+        return unwrap(module(rewrap(template, part)))
+
+    out = run_chunked(fn, batch, chunk)
+    return out.reshape(G, B, *out.shape[1:])
+
+
+def measure(
+    module: torch.nn.Module,
+    h: Any,
+    y: torch.Tensor,
+    in_action: Action,
+    out_action: Action,
+    elements: Sequence[TestElement],
+    chunk: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Errors of ``module`` at input ``h`` (recorded output ``y``) per (element, sample).
+
+    Returns ``(abs, rel, diff)`` where ``diff`` is the full difference tensor ``(G, B, ...)``.
+    """
+    ht = unwrap(h)
+    copies = in_action.apply(elements, ht).contiguous()
+    with torch.no_grad():
+        out = _forward_copies(module, h, copies, chunk)
+    expected = out_action.apply(elements, y)
+    if out.shape != expected.shape:
+        raise ValueError(f"output shape {tuple(out.shape[2:])} != recorded {tuple(y.shape[1:])}")
+    abs_err, rel_err = relative_errors(out, expected)
+    return abs_err, rel_err, out - expected
+
+
+def interpolation_floor(
+    action: Action, elements: Sequence[TestElement], x: torch.Tensor
+) -> torch.Tensor:
+    """Per element: max over samples of ||g^-1·(g·x) - x|| / ||x|| (zero for exact elements)."""
+    floors = torch.zeros(len(elements), dtype=torch.float64)
+    idx = [i for i, e in enumerate(elements) if not e.exact]
+    if not idx:
+        return floors
+    sub = [elements[i] for i in idx]
+    moved = action.apply(sub, x)
+    back = torch.stack([action.apply([inverse(e)], moved[k])[0] for k, e in enumerate(sub)])
+    _, rel = relative_errors(back, x.unsqueeze(0).expand_as(back))
+    floors[idx] = rel.max(dim=1).values.cpu()
+    return floors
+
+
+def judge(
+    rel: torch.Tensor, elements: Sequence[TestElement], floors: torch.Tensor
+) -> tuple[Level, int, list[Level]]:
+    """Level per element (max over samples) and overall; returns (level, worst index, levels)."""
+    per = rel.max(dim=1).values.cpu()
+    levels = [
+        classify(float(per[i]))
+        if e.exact
+        else classify_interpolated(float(per[i]), float(floors[i]))
+        for i, e in enumerate(elements)
+    ]
+    order = [Level.PERFECT, Level.EXCELLENT, Level.APPROXIMATE, Level.BROKEN]
+    worst_i = max(range(len(elements)), key=lambda i: (order.index(levels[i]), float(per[i])))
+    return worst(levels), worst_i, levels
+
+
+# ------------------------------------------------------------------------- selection
+def _untested(call: Call, reason: str) -> UntestedLayer:
+    return UntestedLayer(name=call.name, kind=type(call.module).__name__, reason=reason)
+
+
+def _silent(call: Call) -> bool:
+    module_path = type(call.module).__module__
+    return module_path.startswith(_SILENT_MODULE_PREFIXES) or ".parametrizations." in (
+        "." + call.name + "."
+    )
+
+
+def select(
+    recorder: Recorder, actions: dict[int, Action], notes: dict[str, str]
+) -> tuple[list[LayerTest], list[UntestedLayer]]:
+    """Which calls can be tested alone, and why the others cannot."""
+    tests, untested = [], []
+    # internals of library layers that declare their own types (escnn's InnerBatchNorm wraps a
+    # BatchNorm3d on a reshaped tensor): the declaring layer is tested, its parts are not listed
+    declaring = {
+        c.name + "."
+        for c in recorder.calls
+        if c.name
+        and is_library_module(c.module)
+        and declared_actions(c.module, None)[0] is not None
+    }
+    for call in recorder.calls:
+        if call.name == "" or _silent(call):
+            continue
+        inside = any(call.name.startswith(prefix) for prefix in declaring)
+        on_data_path = any(
+            unwrap(a) is not None and unwrap(a).dim() > 0 and unwrap(a).shape[0] == recorder.total
+            for a in call.raw_args[: len(call.in_tokens)]
+        )
+        if not on_data_path:
+            if inside or (is_library_module(call.module) and not call.in_tokens):
+                continue
+            untested.append(_untested(call, "its inputs do not carry the batch on the first axis"))
+            continue
+        reason = _why_untestable(call, actions, notes)
+        if reason:
+            if not inside:
+                untested.append(_untested(call, reason))
+            continue
+        tests.append(LayerTest(call, actions[call.in_tokens[0]], actions[call.out_token]))
+    return tests, untested
+
+
+def _why_untestable(call: Call, actions: dict[int, Action], notes: dict[str, str]) -> str:
+    if not call.sliceable:
+        return "its batch axis is not the first axis"
+    if call.kwargs_tensors:
+        return "it takes tensors as keyword arguments"
+    if len(call.in_tokens) != 1 or call.args[0] is None:
+        return f"it takes {len(call.in_tokens)} inputs; only one-input layers are tested alone"
+    if call.output is None:
+        return "its output is not a tensor"
+    if call.name in notes:
+        return notes[call.name]
+    if call.in_tokens[0] not in actions:
+        return (
+            "the group action on its input is unknown (it declares no in_type/in_rep and is not "
+            "fed by a layer that does)"
+        )
+    if call.out_token not in actions:
+        return (
+            "the group action on its output is unknown (it declares no out_type/out_rep and does "
+            "not feed a layer that declares one)"
+        )
+    return ""
+
+
+# ------------------------------------------------------------------------- probes
+@contextlib.contextmanager
+def _refreshed(module: torch.nn.Module):
+    """Make libraries rebuild eval-mode caches (escnn filters, eLinear weights) around a change."""
+    mode = module.training
+    try:
+        module.train()
+        module.eval()
+        yield
+    finally:
+        module.train()
+        module.train(mode)
+
+
+def _perturb(module: torch.nn.Module, gen: torch.Generator) -> bool:
+    changed = False
+    with torch.no_grad():
+        for p in module.parameters():
+            if p.is_floating_point() and p.numel() > 0:
+                scale = float(p.abs().mean()) or 1.0
+                p.add_(0.5 * scale * torch.randn(p.shape, generator=gen).to(p))
+                changed = True
+        for name, b in module.named_buffers():
+            if name.endswith("running_var"):
+                b.mul_(torch.rand(b.shape, generator=gen).to(b) + 0.5)
+                changed = True
+            elif name.endswith("running_mean"):
+                b.add_(0.5 * torch.randn(b.shape, generator=gen).to(b))
+                changed = True
+    return changed
+
+
+def probe_constraints(
+    test: LayerTest, elements: Sequence[TestElement], seed: int, chunk: int | None
+) -> float | None:
+    """Error with perturbed parameters; ``None`` when the layer has no parameters."""
+    module = test.module
+    if is_container(module) or not any(True for _ in module.parameters()):
+        return None
+    gen = torch.Generator().manual_seed(seed)
+    with snapshot_tensors(module):
+        if not _perturb(module, gen):
+            return None
+        with _refreshed(module):
+            h = test.call.args[0]
+            with torch.no_grad():
+                y = unwrap(module(h))
+            _, rel, _ = measure(module, h, y, test.in_action, test.out_action, elements, chunk)
+    with _refreshed(module):
+        pass
+    return float(rel.max())
+
+
+def train_mode_error(test: LayerTest, elements: Sequence[TestElement]) -> float:
+    """Normalisation layers in train mode: one forward per element (batch statistics)."""
+    module = test.module
+    h = test.call.args[0]
+    ht = unwrap(h)
+    worst_rel = 0.0
+    with snapshot_tensors(module):
+        mode = module.training
+        module.train()
+        try:
+            with torch.no_grad():
+                y = unwrap(module(h))
+                for e in elements:
+                    moved = test.in_action.apply([e], ht)[0].contiguous()
+                    out = unwrap(module(rewrap(h, moved)))
+                    expected = test.out_action.apply([e], y)[0]
+                    _, rel = relative_errors(out.unsqueeze(0), expected.unsqueeze(0))
+                    worst_rel = max(worst_rel, float(rel.max()))
+        finally:
+            module.train(mode)
+    return worst_rel
+
+
+def gradient_error(
+    test: LayerTest, elements: Sequence[TestElement], seed: int, chunk: int | None
+) -> float | None:
+    """The layer's vector-Jacobian product must transform by the actions (orthogonal actions)."""
+    if not (test.in_action.orthogonal and test.out_action.orthogonal):
+        return None
+    module = test.module
+    h = test.call.args[0]
+    ht = unwrap(h)
+    if not ht.is_floating_point():
+        return None
+    ident = [e for e in elements if e.identity]
+    if not ident:
+        return None
+    copies = test.in_action.apply(elements, ht).contiguous().detach().requires_grad_(True)
+    G, B = copies.shape[:2]
+    with torch.enable_grad():
+        flat = copies.reshape(G * B, *copies.shape[2:])
+        out = unwrap(module(rewrap(h, flat)))
+        gen = torch.Generator().manual_seed(seed)
+        v = torch.randn(B, *out.shape[1:], generator=gen).to(out)
+        cot = test.out_action.apply(elements, v).reshape_as(out)
+        if not out.requires_grad:
+            return None
+        (grad,) = torch.autograd.grad(out, copies, grad_outputs=cot, allow_unused=True)
+    if grad is None:
+        return None
+    i0 = elements.index(ident[0])
+    expected = test.in_action.apply(elements, grad[i0])
+    _, rel = relative_errors(grad, expected)
+    return float(rel.max())
+
+
+# ------------------------------------------------------------------------- driver
+def run_layerwise(
+    recorder: Recorder,
+    G: Any,
+    in_action: Action,
+    out_action: Action,
+    elements: Sequence[TestElement],
+    *,
+    seed: int = 0,
+    chunk: int | None = None,
+    probe: bool = True,
+) -> tuple[list[LayerTest], list[UntestedLayer]]:
+    """Test every testable layer; containers of passing layers are not tested again."""
+    actions, notes = assign_actions(recorder, G, in_action, out_action)
+    tests, untested = select(recorder, actions, notes)
+    exact = [e for e in elements if e.exact]
+    use = exact if any(not e.identity for e in exact) else list(elements)
+    probe_elements = [e for e in use if not e.identity][:2] or use
+    by_module: dict[int, list[LayerTest]] = {}
+    done: list[LayerTest] = []
+    for test in tests:  # completion order: children before their parents
+        module = test.module
+        children = [c for _, c in all_modules(module) if c is not module]
+        child_tests = [t for c in children for t in by_module.get(id(c), [])]
+        if is_container(module) and child_tests:
+            covered = len({id(t.module) for t in child_tests}) >= len(list(module.children()))
+            if any(not t.result.passed for t in child_tests):
+                continue  # the failing layer inside is named; the sequence adds nothing
+            if covered:
+                untested.append(
+                    _untested(
+                        test.call, "not tested separately: a sequence of layers that all pass"
+                    )
+                )
+                continue
+        try:
+            _run_one(test, use, seed, chunk, probe, probe_elements)
+        except Exception as exc:  # a layer that cannot run on transformed copies
+            log.debug("layer %s could not be tested", test.name, exc_info=True)
+            untested.append(_untested(test.call, f"calling it on transformed inputs failed: {exc}"))
+            continue
+        by_module.setdefault(id(module), []).append(test)
+        done.append(test)
+    return _merge_calls(done), untested
+
+
+def _run_one(test, elements, seed, chunk, probe, probe_elements) -> None:
+    call = test.call
+    h, y = call.args[0], unwrap(call.output)
+    _, rel, diff = measure(test.module, h, y, test.in_action, test.out_action, elements, chunk)
+    floors = interpolation_floor(test.in_action, elements, unwrap(h))
+    level, wi, _ = judge(rel, elements, floors)
+    test.worst_element = elements[wi]
+    test.error_map = diff[wi].detach()
+    result = LayerResult(
+        name=call.name,
+        kind=type(test.module).__name__,
+        max_rel=float(rel.max()),
+        level=level,
+        passed=passes(level),
+        in_action=test.in_action.describe(),
+        out_action=test.out_action.describe(),
+        failing_element=None if passes(level) else elements[wi].label,
+        interpolated=not all(e.exact for e in elements),
+    )
+    # layers that declare their representations are constrained by construction (escnn,
+    # symm-learning); the probes look for layers that are equivariant only by accident
+    if probe and result.passed and declared_actions(test.module, None)[0] is None:
+        result.probe_max_rel = probe_constraints(test, probe_elements, seed, chunk)
+        if is_normalization(test.module):
+            result.train_max_rel = train_mode_error(test, probe_elements)
+    test.result = result
+
+
+def _merge_calls(tests: list[LayerTest]) -> list[LayerTest]:
+    """One result per module path: a module called several times keeps its worst call."""
+    merged: dict[str, LayerTest] = {}
+    order = [Level.PERFECT, Level.EXCELLENT, Level.APPROXIMATE, Level.BROKEN]
+    for t in tests:
+        prev = merged.get(t.name)
+        if prev is None or (order.index(t.result.level), t.result.max_rel) > (
+            order.index(prev.result.level),
+            prev.result.max_rel,
+        ):
+            merged[t.name] = t
+    return sorted(merged.values(), key=lambda t: t.call.index)

@@ -1,0 +1,208 @@
+"""The audit report: structured results (pydantic), rendered by :mod:`._render`."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .levels import Level
+
+__all__ = [
+    "ElementError",
+    "InterpolatedResult",
+    "Float64Rerun",
+    "EndToEndResult",
+    "LayerResult",
+    "UntestedLayer",
+    "GradientMode",
+    "GradientResult",
+    "SelfCheck",
+    "Finding",
+    "AuditSettings",
+    "AuditReport",
+    "Verdict",
+    "Severity",
+]
+
+Verdict = Literal["PASS", "FAIL", "NEEDS_ATTENTION"]
+Severity = Literal["High", "Medium", "Low"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_enum_values=False)
+
+
+class ElementError(_Model):
+    """Errors for one group element, over all test inputs."""
+
+    label: str
+    exact: bool = True
+    max_abs: float
+    max_rel: float
+    mean_rel: float
+    level: Level
+    interpolation_floor: float | None = Field(
+        default=None,
+        description="relative error of rotating the input and rotating it back (interpolated elements)",
+    )
+
+
+class InterpolatedResult(_Model):
+    """Elements applied by interpolation (off the pixel grid), judged against the input's own
+    interpolation error."""
+
+    n_elements: int
+    max_rel: float
+    floor: float = Field(description="largest interpolation error of the input (rotate and back)")
+    ratio: float = Field(description="max over elements of model error / interpolation floor")
+    level: Level
+    passed: bool
+
+
+class Float64Rerun(_Model):
+    max_rel: float
+    level: Level
+    cause: Literal["precision", "structure", "unknown"]
+    note: str = ""
+
+
+class EndToEndResult(_Model):
+    """f(g·x) against g·f(x) for every tested element and input."""
+
+    max_abs: float
+    max_rel: float
+    mean_abs: float
+    mean_rel: float
+    level: Level
+    passed: bool
+    n_elements: int
+    n_inputs: int
+    failing_element: str | None = None
+    identity_error: float | None = None
+    per_element: list[ElementError] = Field(default_factory=list)
+    interpolated: InterpolatedResult | None = None
+    float64: Float64Rerun | None = None
+
+
+class LayerResult(_Model):
+    """One layer tested alone on the input it received: layer(ρ_in(g)·h) vs ρ_out(g)·layer(h)."""
+
+    name: str
+    kind: str
+    max_rel: float
+    level: Level
+    passed: bool
+    in_action: str = ""
+    out_action: str = ""
+    failing_element: str | None = None
+    interpolated: bool = False
+    probe_max_rel: float | None = Field(
+        default=None, description="error after perturbing the layer's parameters (constraint probe)"
+    )
+    train_max_rel: float | None = Field(
+        default=None, description="error in train mode (normalisation layers)"
+    )
+    gradient_max_rel: float | None = None
+
+
+class UntestedLayer(_Model):
+    name: str
+    kind: str
+    reason: str
+
+
+class GradientMode(_Model):
+    mode: Literal["eval", "train"]
+    max_rel: float
+    level: Level
+    passed: bool
+    failing_element: str | None = None
+    note: str = ""
+
+
+class GradientResult(_Model):
+    """Input gradients of an invariant loss at x and g·x must transform by the input action."""
+
+    max_rel: float
+    level: Level
+    passed: bool
+    modes: list[GradientMode] = Field(default_factory=list)
+    loss: str = "0.5 * ||f(x)||^2 (invariant under orthogonal output actions)"
+
+
+class SelfCheck(_Model):
+    name: str
+    passed: bool
+    detail: str
+
+
+class Finding(_Model):
+    kind: str
+    title: str
+    location: str
+    severity: Severity
+    fix: str
+    evidence: str = ""
+
+
+class AuditSettings(_Model):
+    seed: int
+    dtype: str
+    device: str
+    n_inputs: int
+    elements: list[str]
+    exhaustive: bool
+    element_note: str = ""
+    layerwise: bool = True
+    gradients: bool = True
+    torch_version: str = ""
+    equidesign_version: str = ""
+
+
+class AuditReport(_Model):
+    """What :func:`equidesign.audit` returns. ``to_text``/``to_markdown``/``to_json`` render it."""
+
+    model: str
+    symmetry: str
+    group: str
+    symmetry_type: Literal["Invariant", "Equivariant"]
+    verdict: Verdict
+    summary: str = ""
+    end_to_end: EndToEndResult
+    layers: list[LayerResult] = Field(default_factory=list)
+    untested: list[UntestedLayer] = Field(default_factory=list)
+    first_failing_layer: str | None = None
+    gradient: GradientResult | None = None
+    lie_derivative: Any | None = None
+    findings: list[Finding] = Field(default_factory=list)
+    self_checks: list[SelfCheck] = Field(default_factory=list)
+    settings: AuditSettings
+    timings: dict[str, float] = Field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "PASS"
+
+    def layer(self, name: str) -> LayerResult:
+        """The result of the layer at ``name`` (a ``named_modules()`` path)."""
+        for result in self.layers:
+            if result.name == name:
+                return result
+        raise KeyError(f"no tested layer named {name!r}")
+
+    def findings_of(self, kind: str) -> list[Finding]:
+        return [f for f in self.findings if f.kind == kind]
+
+    def to_text(self) -> str:
+        from ._render import render_text
+
+        return render_text(self)
+
+    def to_markdown(self) -> str:
+        from ._render import render_markdown
+
+        return render_markdown(self)
+
+    def to_json(self, indent: int = 2) -> str:
+        return self.model_dump_json(indent=indent)
