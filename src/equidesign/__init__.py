@@ -30,12 +30,12 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .auditor import AuditReport, audit, compare, lie_derivative
-    from .designer import ArchitecturePlan, Design, design
-    from .errors import EquidesignError
-    from .pipeline import run
-    from .spec import DesignSpec, load_spec
-    from .symmetry import Symmetry
+    from .auditor import AuditReport, audit, compare, lie_derivative  # noqa: F401
+    from .designer import ArchitecturePlan, Design, design  # noqa: F401
+    from .errors import EquidesignError  # noqa: F401
+    from .pipeline import run  # noqa: F401
+    from .spec import DesignSpec, load_spec  # noqa: F401
+    from .symmetry import Symmetry  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -88,7 +88,7 @@ def convert_floating(model: torch.nn.Module, dtype: torch.dtype) -> None:
     """Convert floating parameters and buffers in place (restored by :func:`snapshot_tensors`)."""
     for _, m in all_modules(model):
         for store in (m._parameters, m._buffers):
-            for name, t in store.items():
+            for t in store.values():
                 if t is not None and t.is_floating_point() and t.dtype != dtype:
                     t.data = t.data.to(dtype)
 
