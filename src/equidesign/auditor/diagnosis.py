@@ -204,7 +204,19 @@ def _layer_finding(test: LayerTest, severity: str, hidden: str) -> Finding:
                 "size that fits its window; the designer's plan lists a size per layer",
                 evidence=evidence,
             )
-    if _pointwise(module):
+    worst_exact = not test.worst_element or test.worst_element.exact
+    if not worst_exact:
+        return Finding(
+            kind="interpolation",
+            title=f"{cls} at {name} errs {err:.1e} on elements off the pixel grid, beyond the "
+            "interpolation error of what flows in and out of it",
+            location=name,
+            severity=severity,
+            fix="confirm on a group whose elements are exact on the grid (C4, D4); use smooth "
+            "inputs and filters with enough angular resolution",
+            evidence=evidence,
+        )
+    if _pointwise(module) and test.in_action.is_permutation() is not True:
         return Finding(
             kind="nonlinearity",
             title=f"pointwise {cls} on {rep}, which is not a permutation representation",
@@ -446,7 +458,10 @@ def diagnose(
                 evidence=f"max relative error {it.max_rel:.2e}, interpolation floor {it.floor:.2e}",
             )
         )
-        attention.append("interpolated elements")
+        # off-grid errors far beyond the interpolation floor are structural, not interpolation
+        (fail if it.level == Level.BROKEN else attention).append(
+            f"off-grid elements at {it.ratio:.1f}x the interpolation floor"
+        )
 
     for check in self_checks.checks:
         if not check.passed:
@@ -472,7 +487,15 @@ def _root_out(e2e: EndToEnd) -> int | None:
 
 
 def _summary(d: Diagnosis, result: EndToEndResult, fail, attention) -> str:
-    head = f"{d.verdict}: end-to-end relative error {result.max_rel:.1e} ({result.level.value})"
+    exact_moves = sum(p.exact for p in result.per_element) > 1  # more than the identity
+    it = result.interpolated
+    if it is not None and not exact_moves:
+        head = (
+            f"{d.verdict}: elements off the pixel grid err {it.max_rel:.1e}, {it.ratio:.1f}x the "
+            f"interpolation error of the input ({it.level.value})"
+        )
+    else:
+        head = f"{d.verdict}: end-to-end relative error {result.max_rel:.1e} ({result.level.value})"
     reasons = fail or attention
     if reasons:
         head += "; " + "; ".join(reasons[:3])

@@ -158,7 +158,10 @@ def run_end_to_end(
 ) -> EndToEnd:
     y, y_moved, recorder = forward_all(model, symmetry, x, elements, record=record, chunk=chunk)
     abs_err, rel_err = errors_for_action(y, y_moved, symmetry.out_action, elements)
-    floors = interpolation_floor(symmetry.in_action, elements, x)
+    floors = torch.maximum(
+        interpolation_floor(symmetry.in_action, elements, x),
+        interpolation_floor(symmetry.out_action, elements, y),
+    )
     result = summarise(abs_err, rel_err, elements, floors, x.shape[0])
     return EndToEnd(result, x, y, y_moved, list(elements), recorder, floors)
 

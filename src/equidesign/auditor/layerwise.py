@@ -396,7 +396,12 @@ def _run_one(test, elements, seed, chunk, probe, probe_elements) -> None:
     call = test.call
     h, y = call.args[0], unwrap(call.output)
     _, rel, diff = measure(test.module, h, y, test.in_action, test.out_action, elements, chunk)
-    floors = interpolation_floor(test.in_action, elements, unwrap(h))
+    # off the grid, interpolation enters on both sides: before the layer (on h) and after it
+    # (on y); a nonlinear layer does not commute with it, so the floor is the larger of the two
+    floors = torch.maximum(
+        interpolation_floor(test.in_action, elements, unwrap(h)),
+        interpolation_floor(test.out_action, elements, y),
+    )
     level, wi, _ = judge(rel, elements, floors)
     test.worst_element = elements[wi]
     test.error_map = diff[wi].detach()

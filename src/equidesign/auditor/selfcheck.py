@@ -55,7 +55,7 @@ def run_self_checks(
     exact = [e for e in elements if e.exact]
     _identity(out, symmetry, x, y_probe, elements, identity_error)
     _homomorphism(out, symmetry, x, y_probe, exact, gen)
-    _can_fail(out, symmetry, x, y, y_probe, exact)
+    _can_fail(out, symmetry, x, y, y_probe, [e for e in elements if not e.identity])
     _orthogonal(out, symmetry, x, y_probe, exact)
     return out
 

@@ -45,6 +45,14 @@ def source_coordinates(inverse_mats: torch.Tensor, shape: tuple[int, ...]) -> to
     return src_axes + centre
 
 
+def _keys(t: torch.Tensor, a: float = -0.5) -> torch.Tensor:
+    """Keys' cubic convolution kernel at distances ``t`` (per axis)."""
+    t = t.abs()
+    near = ((a + 2) * t - (a + 3)) * t * t + 1
+    far = ((a * t - 5 * a) * t + 8 * a) * t - 4 * a
+    return torch.where(t <= 1, near, torch.where(t < 2, far, torch.zeros_like(t)))
+
+
 @dataclass
 class GridMap:
     """The sparse linear map of a grid signal for a batch of group elements.
@@ -75,15 +83,16 @@ class GridMap:
 
     @classmethod
     def _interpolated(cls, src, rounded, exact, shape, strides) -> GridMap:
+        """Cubic convolution (Keys, a = -0.5): 4 taps per axis, exact on quadratics."""
         d = len(shape)
         base = src.floor()
         frac = src - base
         size = torch.tensor(shape, dtype=torch.float64)
         indices, weights = [], []
-        for corner in itertools.product((0, 1), repeat=d):
+        for corner in itertools.product((-1, 0, 1, 2), repeat=d):
             offset = torch.tensor(corner, dtype=torch.float64)
             pos = base + offset
-            w = torch.where(offset.bool(), frac, 1 - frac).prod(-1)
+            w = _keys(frac - offset).prod(-1)
             valid = ((pos >= 0) & (pos <= size - 1)).all(-1)
             w = torch.where(valid, w, torch.zeros_like(w))
             idx = (pos.clamp(min=0).minimum(size - 1).long() * strides).sum(-1)
