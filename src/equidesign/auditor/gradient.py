@@ -46,15 +46,19 @@ def behaves_differently_in_train(model: torch.nn.Module) -> bool:
 
 def _gradient_error(
     model: torch.nn.Module, symmetry: Symmetry, x: torch.Tensor, elements: Sequence[TestElement]
-) -> tuple[float, int]:
+) -> tuple[float, int] | None:
     copies = symmetry.in_action.apply(elements, x)
     batch = torch.cat([x.unsqueeze(0), copies], 0).detach()
     G1, B = batch.shape[:2]
     flat = batch.reshape(G1 * B, *batch.shape[2:]).requires_grad_(True)
     with torch.enable_grad():
         y = model_output(model(symmetry.model_input(model, flat)))
+        if not y.requires_grad:
+            return None  # the output does not depend on the input through autograd
         loss = 0.5 * (y.to(torch.float64) ** 2).sum()
-        (grad,) = torch.autograd.grad(loss, flat)
+        (grad,) = torch.autograd.grad(loss, flat, allow_unused=True)
+    if grad is None:
+        return None
     grad = grad.reshape(G1, B, *grad.shape[1:])
     expected = symmetry.in_action.apply(elements, grad[0])
     _, rel = relative_errors(grad[1:], expected)
@@ -73,7 +77,10 @@ def run_gradient(
     if not exact or not x.is_floating_point():
         return None
     modes = []
-    value, wi = _gradient_error(model, symmetry, x, exact)
+    measured = _gradient_error(model, symmetry, x, exact)
+    if measured is None:
+        return None
+    value, wi = measured
     level = classify(value)
     modes.append(
         GradientMode(
@@ -91,7 +98,7 @@ def run_gradient(
                 if _is_dropout(m):
                     m.eval()
             try:
-                value, wi = _gradient_error(model, symmetry, x, exact)
+                value, wi = _gradient_error(model, symmetry, x, exact) or (0.0, 0)
             finally:
                 model.eval()  # the audit runs in eval mode; the caller restores the user's modes
         level = classify(value)
