@@ -1,0 +1,170 @@
+"""The ``equidesign`` command line.
+
+Exit codes: 0 PASS, 1 FAIL or NEEDS_ATTENTION, 2 bad input (one line per problem), 3 a bug in
+equidesign's generated code. Heavy libraries are imported inside the commands, so ``--help``
+and ``--version`` answer at once.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import __version__
+from .errors import EquidesignError
+
+app = typer.Typer(
+    name="equidesign",
+    help="Design symmetry-respecting neural networks, generate their code, audit them.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_CODES = {"PASS": 0, "FAIL": 1, "NEEDS_ATTENTION": 1}
+
+
+def _fail(exc: EquidesignError) -> None:
+    for line in str(exc).splitlines() or [type(exc).__name__]:
+        typer.echo(line, err=True)
+    raise typer.Exit(exc.exit_code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"equidesign {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        Optional[bool],  # noqa: UP045 - typer reads the annotation at runtime
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = None,
+) -> None:
+    """equidesign: design, generate and audit equivariant models."""
+
+
+@app.command()
+def design(
+    spec: Annotated[Path, typer.Argument(help="The spec file (YAML).")],
+    out: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("-o", "--out", help="Output folder (default: out/<spec name>)."),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Overwrite files you edited since equidesign wrote them."),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
+    ] = False,
+) -> None:
+    """Design a model for SPEC, generate its code, audit it, and write the results."""
+    try:
+        from .codegen import plan_write
+        from .pipeline import prepare
+        from .spec import load_spec
+
+        loaded = load_spec(spec)
+        target = out or Path("out") / loaded.name
+        result, report, files = prepare(loaded)
+        plan = plan_write(target, files, force=force)
+        if dry_run:
+            for line in plan.summary_lines():
+                typer.echo(line)
+            for name, action in plan.actions.items():
+                if action in ("update", "conflict"):
+                    typer.echo(plan.diff(name))
+            raise typer.Exit(EXIT_CODES[report.verdict])
+        plan.execute()
+    except EquidesignError as exc:
+        _fail(exc)
+    _summary(result, report, target)
+    raise typer.Exit(EXIT_CODES[report.verdict])
+
+
+def _summary(result, report, target: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    p = result.plan
+    table = Table(title=f"{p.class_name}: {p.family} ({p.library})", show_header=False)
+    table.add_row("group", f"{p.group} ({p.symmetry_type.lower()}) on {p.domain}")
+    table.add_row("layers", str(len(p.layers)))
+    table.add_row("parameters", f"{p.parameters:,}" if p.parameters is not None else "?")
+    e = report.end_to_end
+    table.add_row("end-to-end error", f"{e.max_rel:.1e} ({e.level.value}, {e.n_elements} elements)")
+    if e.interpolated is not None:
+        i = e.interpolated
+        table.add_row("off-grid elements", f"{i.max_rel:.1e}, {i.ratio:.2f}x interpolation floor")
+    table.add_row(
+        "layers tested", f"{sum(r.passed for r in report.layers)}/{len(report.layers)} pass"
+    )
+    if report.gradient is not None:
+        table.add_row("gradients", f"{report.gradient.max_rel:.1e} ({report.gradient.level.value})")
+    table.add_row("verdict", report.verdict)
+    table.add_row("written", str(target))
+    Console(stderr=False).print(table)
+    for f in report.findings:
+        typer.echo(f"- [{f.kind}] {f.title} at {f.location}: {f.fix}")
+
+
+@app.command()
+def explain(spec: Annotated[Path, typer.Argument(help="The spec file (YAML).")]) -> None:
+    """Print each design decision for SPEC and the rule behind it (no code is written)."""
+    try:
+        from .designer import plan_for
+        from .templates._views import plan_table
+
+        plan = plan_for(spec)
+    except EquidesignError as exc:
+        _fail(exc)
+    typer.echo(f"{plan.class_name}: {plan.family} ({plan.library})")
+    typer.echo(
+        f"  group {plan.group} ({plan.symmetry_type.lower()}), domain {plan.domain}, "
+        f"task {plan.task}"
+    )
+    typer.echo("")
+    typer.echo("Decisions:")
+    for d in plan.decisions:
+        typer.echo(f"- {d.topic}: {d.choice}")
+        typer.echo(f"    rule: {d.rule}")
+        typer.echo(f"    why:  {d.why}")
+    if plan.adjustments:
+        typer.echo("")
+        typer.echo("Adjustments by the static checks:")
+        for a in plan.adjustments:
+            typer.echo(f"- [{a.check}] {a.what}: {a.why}")
+    typer.echo("")
+    typer.echo("Plan:")
+    for row in plan_table(plan):
+        typer.echo(f"  {row}")
+    typer.echo("")
+    typer.echo("Alternatives:")
+    for a in plan.alternatives:
+        typer.echo(f"- {a.family} ({a.library}): {a.tradeoff}")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of spec files (for YAML editors)."""
+    import json
+
+    from .spec import spec_json_schema
+
+    typer.echo(json.dumps(spec_json_schema(), indent=2))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except EquidesignError as exc:  # pragma: no cover - commands catch their own
+        for line in str(exc).splitlines():
+            print(line, file=sys.stderr)
+        sys.exit(exc.exit_code)

@@ -1,0 +1,264 @@
+"""View-models: the small classes that turn a plan into the values a template prints.
+
+All logic lives here; templates only loop over what these classes prepare.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import __version__
+from ..designer.plan import ArchitecturePlan, LayerPlan
+from ..groups import GroupInfo, parse_group
+from ._repcode import group_constructor, gspace_constructor, rep_code, rep_list_code
+
+__all__ = ["LayerView", "GCNNView", "EMLPView", "VIEWS", "plan_table"]
+
+
+@dataclass
+class LayerView:
+    attr: str  # attribute (or position) in the generated model
+    code: str  # constructor expression
+    comment: str  # one line: what and why
+
+
+@dataclass
+class FieldTypeView:
+    var: str
+    reps: str
+    comment: str
+
+
+def _size(s: list[int] | None) -> str:
+    return "" if not s else "x".join(str(v) for v in s)
+
+
+def _comment(layer: LayerPlan) -> str:
+    sizes = ""
+    if layer.in_size and layer.out_size:
+        sizes = f" {_size(layer.in_size)} -> {_size(layer.out_size)}."
+    return f"{layer.role}:{sizes} {layer.why}".strip()
+
+
+def plan_table(plan: ArchitecturePlan) -> list[str]:
+    """Rows ``name  kind  in -> out  sizes`` for docstrings and reports."""
+    rows = []
+    width = max(len(layer.name) for layer in plan.layers)
+    kwidth = max(len(layer.kind) for layer in plan.layers)
+    for layer in plan.layers:
+        size = ""
+        if layer.in_size and layer.out_size:
+            size = f"  {_size(layer.in_size)} -> {_size(layer.out_size)}"
+        rows.append(
+            f"{layer.name:<{width}}  {layer.kind:<{kwidth}}  [{layer.in_repr}] -> "
+            f"[{layer.out_repr}]{size}"
+        )
+    return rows
+
+
+@dataclass
+class _BaseView:
+    plan: ArchitecturePlan
+    spec_yaml: str
+    group: GroupInfo = field(init=False)
+
+    def __post_init__(self):
+        self.group = parse_group(self.plan.group)
+
+    def header(self) -> str:
+        from ..codegen import provenance_header
+
+        return provenance_header(
+            generator_version=__version__,
+            template=f"{self.plan.template}.py.j2",
+            spec_hash=self.plan.spec_hash,
+            spec_name=self.plan.name,
+        )
+
+    def docstring(self) -> str:
+        from ..codegen import safe_docstring
+
+        p = self.plan
+        kind = "invariant" if p.symmetry_type == "Invariant" else "equivariant"
+        lines = [
+            f"{p.group}-{kind} {p.task} model for {p.domain}: {p.family} ({p.library}).",
+            "",
+        ]
+        if p.description:
+            lines += [p.description, ""]
+        lines += ["Spec:", ""] + ["    " + line for line in self.spec_yaml.splitlines()]
+        lines += ["", "Plan:", ""] + ["    " + row for row in plan_table(p)]
+        if p.parameters is not None:
+            lines += ["", f"Trainable parameters: {p.parameters:,}"]
+        return safe_docstring("\n".join(lines))
+
+    def common(self) -> dict[str, Any]:
+        p = self.plan
+        return {
+            "header": self.header(),
+            "docstring": self.docstring(),
+            "class_name": p.class_name,
+            "group_name": p.group,
+            "symmetry_type": p.symmetry_type.lower(),
+            "seed": int(p.seed),
+            "float64": p.dtype == "float64",
+        }
+
+
+class GCNNView(_BaseView):
+    """Regular-field G-CNN on escnn (template ``gcnn_escnn.py.j2``)."""
+
+    template = "gcnn_escnn.py.j2"
+
+    def _types(self) -> tuple[list[FieldTypeView], dict[str, str]]:
+        names: dict[str, str] = {}
+        views: list[FieldTypeView] = []
+        labels = {
+            self.plan.input_repr: ("in_type", "input"),
+        }
+        for layer in self.plan.layers:
+            for expr in (layer.in_repr, layer.out_repr):
+                if expr in names:
+                    continue
+                var, what = labels.get(expr, (f"type_{len(views)}", "fields"))
+                names[expr] = var
+                views.append(
+                    FieldTypeView(var, rep_list_code(self.group, expr, "G"), f"{what}: {expr}")
+                )
+        return views, names
+
+    def _code(self, layer: LayerPlan, t: dict[str, str]) -> str:
+        i, o = t[layer.in_repr], t[layer.out_repr]
+        k, s, p = layer.kernel_size, layer.stride or 1, layer.padding or 0
+        stride = f", stride={s}" if s > 1 else ""
+        table = {
+            "R2Conv": lambda: f"enn.R2Conv({i}, {o}, kernel_size={k}, padding={p}{stride})",
+            "InnerBatchNorm": lambda: f"enn.InnerBatchNorm({i})",
+            "IIDBatchNorm2d": lambda: f"enn.IIDBatchNorm2d({i})",
+            "ReLU": lambda: f"enn.ReLU({i}, inplace=True)",
+            "NormNonLinearity": lambda: f'enn.NormNonLinearity({i}, function="n_relu")',
+            "PointwiseAvgPoolAntialiased2D": lambda: (
+                f"enn.PointwiseAvgPoolAntialiased2D({i}, sigma={layer.sigma}, stride={s})"
+            ),
+            "PointwiseAvgPool2D": lambda: (
+                f"enn.PointwiseAvgPool2D({i}, kernel_size={k}, stride={s})"
+            ),
+            "GroupPooling": lambda: f"enn.GroupPooling({i})",
+            "PointwiseAdaptiveAvgPool2D": lambda: f"enn.PointwiseAdaptiveAvgPool2D({i}, 1)",
+            "InvariantHead": lambda: (
+                f"InvariantHead(G, {i}.size, {int(layer.features or 16)}, {self.plan.output_dim})"
+            ),
+        }
+        return table[layer.kind]()
+
+    def context(self) -> dict[str, Any]:
+        types, t = self._types()
+        features = [
+            LayerView(layer.name.split(".", 1)[1], self._code(layer, t), _comment(layer))
+            for layer in self.plan.layers
+            if layer.name.startswith("features.")
+        ]
+        tail = [
+            LayerView(layer.name, self._code(layer, t), _comment(layer))
+            for layer in self.plan.layers
+            if not layer.name.startswith("features.")
+        ]
+        dense = self.plan.task == "segmentation"
+        size = self.plan.input_size or [0, 0]
+        channels = sum(r.size for r in _reps(self.group, self.plan.input_repr))  # input channels
+        if dense:
+            forward_tail = ["h = self.head(h)", "return h.tensor"]
+            out_doc = f"(B, {self.plan.output_dim}, {size[0]}, {size[1]}) per-pixel outputs"
+        else:
+            forward_tail = [
+                "h = self.spatial_pool(self.group_pool(h))",
+                "return self.head(h.tensor.flatten(1))",
+            ]
+            out_doc = f"(B, {self.plan.output_dim}) outputs"
+        ctx = self.common()
+        ctx.update(
+            gspace=gspace_constructor(self.group),
+            field_types=types,
+            in_var=t[self.plan.input_repr],
+            out_var=t[self.plan.layers[-1].out_repr],
+            features=features,
+            tail=tail,
+            forward_tail=forward_tail,
+            forward_doc=f"(B, {channels}, {size[0]}, {size[1]}) images -> {out_doc}, "
+            f"{self.plan.symmetry_type.lower()} under {self.plan.group}.",
+            needs_head=not dense,
+            in_channels=channels,
+            height=size[0],
+            width=size[1],
+        )
+        return ctx
+
+
+class EMLPView(_BaseView):
+    """Equivariant MLP of projected eLinear layers (template ``emlp_symm_learning.py.j2``)."""
+
+    template = "emlp_symm_learning.py.j2"
+
+    def context(self) -> dict[str, Any]:
+        func, call = group_constructor(self.group)
+        reps: dict[str, str] = {self.plan.input_repr: "self.in_rep"}
+        rep_defs = [("self.in_rep", rep_code(self.group, self.plan.input_repr), "input")]
+        for layer in self.plan.layers:
+            for expr in (layer.in_repr, layer.out_repr):
+                if expr in reps or layer.kind in ("IrrepSubspaceNormPooling", "InvariantHead"):
+                    continue
+                var = f"rep_{len(rep_defs)}"
+                reps[expr] = var
+                rep_defs.append((var, rep_code(self.group, expr), expr))
+        layers, tail = [], []
+        for layer in self.plan.layers:
+            code = self._code(layer, reps)
+            view = LayerView(layer.name.split(".", 1)[-1], code, _comment(layer))
+            (layers if layer.name.startswith("layers.") else tail).append(view)
+        invariant = self.plan.symmetry_type == "Invariant"
+        ctx = self.common()
+        dim = sum(r.size for r in _reps(self.group, self.plan.input_repr))
+        ctx.update(
+            group_func=func,
+            group_call=call,
+            rep_defs=[{"var": v, "code": c, "comment": m} for v, c, m in rep_defs],
+            layers=layers,
+            tail=tail,
+            needs_head=invariant,
+            needs_directsum=any("directsum(" in c for _, c, _ in rep_defs),
+            forward=(
+                "return self.head(self.pool(self.layers(x)))"
+                if invariant
+                else "return self.head(self.layers(x))"
+            ),
+            in_dim=dim,
+            forward_doc=f"(B, {dim}) vectors -> (B, {self.plan.output_dim}) outputs, "
+            f"{self.plan.symmetry_type.lower()} under {self.plan.group}.",
+        )
+        return ctx
+
+    def _code(self, layer: LayerPlan, reps: dict[str, str]) -> str:
+        if layer.kind == "eLinear":
+            return f"eLinear({reps[layer.in_repr]}, {reps[layer.out_repr]})"
+        if layer.kind == "eBatchNorm1d":
+            return f"eBatchNorm1d({reps[layer.in_repr]})"
+        if layer.kind == "ReLU":
+            return "torch.nn.ReLU()"
+        if layer.kind == "IrrepSubspaceNormPooling":
+            return f"IrrepSubspaceNormPooling({reps[layer.in_repr]})"
+        if layer.kind == "InvariantHead":
+            return (
+                f"InvariantHead(G, self.pool.out_rep.size, {int(layer.features or 16)}, "
+                f"{self.plan.output_dim})"
+            )
+        raise ValueError(f"the equivariant MLP template has no layer kind {layer.kind!r}")
+
+
+def _reps(group: GroupInfo, expr: str):
+    from ..groups import build_rep_list
+
+    return build_rep_list(group, expr)
+
+
+VIEWS = {"gcnn_escnn": GCNNView, "emlp_symm_learning": EMLPView}
