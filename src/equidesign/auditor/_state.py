@@ -16,6 +16,9 @@ import torch
 
 __all__ = [
     "all_modules",
+    "refresh_caches",
+    "set_mode",
+    "set_all_modes",
     "audit_conditions",
     "restore_modes",
     "snapshot_tensors",
@@ -25,8 +28,24 @@ __all__ = [
 
 
 def all_modules(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
-    """``named_modules()`` without its duplicate filter: escnn's basis modules hash slowly."""
-    return list(model.named_modules(remove_duplicate=False))
+    """``named_modules()``, same names and order, but with an identity memo.
+
+    torch's own walk keeps a set of modules, which hashes them, and escnn's basis modules hash
+    their whole kernel basis: on an escnn CNN that walk costs more than a forward pass.
+    """
+    out: list[tuple[str, torch.nn.Module]] = []
+    seen: set[int] = set()
+    stack = [("", model)]
+    while stack:
+        prefix, module = stack.pop()
+        if id(module) in seen:
+            continue
+        seen.add(id(module))
+        out.append((prefix, module))
+        children = [(n, c) for n, c in module._modules.items() if c is not None]
+        for name, child in reversed(children):
+            stack.append((f"{prefix}.{name}" if prefix else name, child))
+    return out
 
 
 def _tensors(model: torch.nn.Module):
@@ -50,15 +69,30 @@ def model_device(model: torch.nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+def _no_children():
+    return iter(())
+
+
+def set_mode(module: torch.nn.Module, mode: bool) -> None:
+    """``module.train(mode)`` on this module alone (its children keep their modes).
+
+    Libraries refresh caches in ``train()`` (escnn expands its filters on ``eval()``), so the
+    call goes through ``train``; torch's recursion into ``children()`` is cut for the call (it
+    walks modules through a hashing memo, which is slow on escnn's basis modules).
+    """
+    module.__dict__["children"] = _no_children
+    try:
+        module.train(mode)
+    finally:
+        del module.__dict__["children"]
+
+
 def restore_modes(model: torch.nn.Module, modes: dict[str, bool]) -> None:
-    """Restore each module's training flag through ``train()`` (libraries refresh caches there)."""
-    named = all_modules(model)
-    root = modes.get("", model.training)
-    model.train(root)
-    for name, module in named:  # parents come before children
+    """Give each module its saved training flag, touching only the modules that differ."""
+    for name, module in all_modules(model):
         want = modes.get(name)
         if want is not None and module.training != want:
-            module.train(want)
+            set_mode(module, want)
 
 
 @contextlib.contextmanager
@@ -105,6 +139,7 @@ def audit_conditions(model: torch.nn.Module, dtype: torch.dtype | None) -> Itera
     precision = torch.get_float32_matmul_precision()
     grad_enabled = torch.is_grad_enabled()
     convert = dtype is not None and dtype != model_dtype(model)
+    was_training = any(modes.values())
     try:
         with contextlib.ExitStack() as stack:
             if convert:
@@ -117,7 +152,9 @@ def audit_conditions(model: torch.nn.Module, dtype: torch.dtype | None) -> Itera
                 stack.enter_context(torch.autocast("cuda", enabled=False))
             if convert:
                 convert_floating(model, dtype)
-            model.eval()
+                refresh_caches(model)
+            elif was_training:
+                set_all_modes(model, False)
             yield
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
@@ -128,6 +165,18 @@ def audit_conditions(model: torch.nn.Module, dtype: torch.dtype | None) -> Itera
             torch.cuda.set_rng_state_all(cuda_rng)
         np.random.set_state(np_rng)
         random.setstate(py_rng)
-        # after tensors are restored: caches (escnn filters, eLinear weights) refresh in train()
-        model.train()
+        if convert:  # tensors are restored: rebuild caches (escnn filters, eLinear weights)
+            refresh_caches(model)
         restore_modes(model, modes)
+
+
+def set_all_modes(model: torch.nn.Module, mode: bool) -> None:
+    """``model.train(mode)`` without torch's module walk (see :func:`all_modules`)."""
+    for _, module in all_modules(model):
+        set_mode(module, mode)
+
+
+def refresh_caches(model: torch.nn.Module) -> None:
+    """Leave the model in eval mode with eval-mode caches rebuilt from the current tensors."""
+    set_all_modes(model, True)
+    set_all_modes(model, False)

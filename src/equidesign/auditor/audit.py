@@ -12,7 +12,14 @@ import torch
 from .. import __version__
 from ..errors import AuditError, EquidesignError
 from ..symmetry import Symmetry
-from ._state import audit_conditions, convert_floating, model_device, model_dtype, snapshot_tensors
+from ._state import (
+    audit_conditions,
+    convert_floating,
+    model_device,
+    model_dtype,
+    refresh_caches,
+    snapshot_tensors,
+)
 from ._tensors import is_geometric, unwrap
 from .diagnosis import diagnose
 from .endtoend import rerun_float64, run_end_to_end
@@ -78,11 +85,9 @@ def _call_model(fn, what: str):
 def _float64(model: torch.nn.Module):
     with snapshot_tensors(model):
         convert_floating(model, torch.float64)
-        model.train()
-        model.eval()  # rebuild eval-mode caches in float64
+        refresh_caches(model)  # eval-mode caches in float64
         yield
-    model.train()
-    model.eval()
+    refresh_caches(model)
 
 
 def audit(
@@ -133,7 +138,15 @@ def audit(
         x = _prepare_inputs(inputs, symmetry, n_inputs, seed, run_dtype, device)
         with _timed(timings, "end_to_end"):
             e2e = _call_model(
-                lambda: run_end_to_end(model, symmetry, x, elements, record=layerwise, chunk=chunk),
+                lambda: run_end_to_end(
+                    model,
+                    symmetry,
+                    x,
+                    elements,
+                    record=layerwise,
+                    chunk=chunk,
+                    input_grad=gradients,
+                ),
                 "end-to-end test",
             )
         result = e2e.result
@@ -158,7 +171,8 @@ def audit(
         if gradients and checks.orthogonal:
             with _timed(timings, "gradient"):
                 gradient = _call_model(
-                    lambda: run_gradient(model, symmetry, x, elements), "gradient test"
+                    lambda: run_gradient(model, symmetry, x, elements, e2e.input_grad),
+                    "gradient test",
                 )
             if gradient is not None and not gradient.passed and tests:
                 with _timed(timings, "gradient_layers"):

@@ -13,13 +13,14 @@ equivariant only in distribution, so they would fail a per-sample test by design
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 import torch
 
 from ..symmetry import Symmetry
 from ..symmetry.actions import TestElement
-from ._state import all_modules, snapshot_tensors
+from ._state import all_modules, set_all_modes, set_mode, snapshot_tensors
 from ._tensors import model_output, relative_errors
 from .layerwise import is_normalization
 from .levels import classify, passes, worst
@@ -38,6 +39,17 @@ _DROPOUT = (
 
 def _is_dropout(module: torch.nn.Module) -> bool:
     return isinstance(module, _DROPOUT) or "dropout" in type(module).__name__.lower()
+
+
+def _same_in_train(module: torch.nn.Module) -> bool:
+    """Library layers whose train mode computes the same function and only skips a cache
+    (escnn convolutions re-expand their filters on every training forward; eLinear its weight).
+    Keeping them in eval mode gives the same gradients, faster."""
+    enn = sys.modules.get("escnn.nn")
+    if enn is not None and isinstance(module, (enn.R2Conv, enn.R3Conv, enn.Linear)):
+        return True
+    sl = sys.modules.get("symm_learning.nn")
+    return sl is not None and isinstance(module, (sl.eLinear, sl.eAffine))
 
 
 def behaves_differently_in_train(model: torch.nn.Module) -> bool:
@@ -59,7 +71,13 @@ def _gradient_error(
         (grad,) = torch.autograd.grad(loss, flat, allow_unused=True)
     if grad is None:
         return None
-    grad = grad.reshape(G1, B, *grad.shape[1:])
+    return gradient_error(grad.reshape(G1, B, *grad.shape[1:]), symmetry, elements)
+
+
+def gradient_error(
+    grad: torch.Tensor, symmetry: Symmetry, elements: Sequence[TestElement]
+) -> tuple[float, int]:
+    """Max relative error of the gradients at g·x (``grad[1:]``) against g·(gradient at x)."""
     expected = symmetry.in_action.apply(elements, grad[0])
     _, rel = relative_errors(grad[1:], expected)
     per = rel.max(dim=1).values
@@ -71,13 +89,23 @@ def run_gradient(
     symmetry: Symmetry,
     x: torch.Tensor,
     elements: Sequence[TestElement],
+    eval_grad: torch.Tensor | None = None,
 ) -> GradientResult | None:
-    """The gradient test on the exact elements; ``None`` when no element is exact."""
-    exact = [e for e in elements if e.exact]
+    """The gradient test on the exact elements; ``None`` when no element is exact.
+
+    ``eval_grad``: the eval-mode gradients of every copy ``[x, g·x for g in elements]``, when
+    the end-to-end pass already computed them.
+    """
+    exact_idx = [i for i, e in enumerate(elements) if e.exact]
+    exact = [elements[i] for i in exact_idx]
     if not exact or not x.is_floating_point():
         return None
     modes = []
-    measured = _gradient_error(model, symmetry, x, exact)
+    if eval_grad is not None:
+        rows = [0] + [i + 1 for i in exact_idx]
+        measured = gradient_error(eval_grad[rows], symmetry, exact)
+    else:
+        measured = _gradient_error(model, symmetry, x, exact)
     if measured is None:
         return None
     value, wi = measured
@@ -93,14 +121,12 @@ def run_gradient(
     )
     if behaves_differently_in_train(model):
         with snapshot_tensors(model):  # batch statistics update running buffers
-            model.train()
             for _, m in all_modules(model):
-                if _is_dropout(m):
-                    m.eval()
+                set_mode(m, not (_is_dropout(m) or _same_in_train(m)))
             try:
                 value, wi = _gradient_error(model, symmetry, x, exact) or (0.0, 0)
             finally:
-                model.eval()  # the audit runs in eval mode; the caller restores the user's modes
+                set_all_modes(model, False)  # the audit runs in eval mode
         level = classify(value)
         modes.append(
             GradientMode(
@@ -109,7 +135,8 @@ def run_gradient(
                 level=level,
                 passed=passes(level),
                 failing_element=None if passes(level) else exact[wi].label,
-                note="batch statistics over the orbit-augmented batch; dropout held at eval",
+                note="batch statistics over the orbit-augmented batch; dropout held at eval "
+                "(its masks are equivariant only in distribution)",
             )
         )
     overall = worst(m.level for m in modes)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,7 @@ import torch
 
 from ..symmetry.actions import Action, TestElement
 from ._graph import Call, Recorder, assign_actions, declared_actions
-from ._state import all_modules, snapshot_tensors
+from ._state import snapshot_tensors
 from ._tensors import relative_errors, rewrap, run_chunked, unwrap
 from .levels import Level, classify, classify_interpolated, passes, worst
 from .report import LayerResult, UntestedLayer
@@ -109,6 +110,27 @@ def _forward_copies(module, template, copies: torch.Tensor, chunk: int | None) -
     return out.reshape(G, B, *out.shape[1:])
 
 
+class MovedCache:
+    """Transformed copies of recorded tensors, by (token, action): in a chain of layers the output
+    of one layer is the input of the next, so each tensor is transformed once, not twice."""
+
+    def __init__(self, size: int = 8):
+        self._store: OrderedDict = OrderedDict()
+        self.size = size
+
+    def get(self, token, action: Action, elements, tensor: torch.Tensor) -> torch.Tensor:
+        key = (token, id(action), len(elements))
+        if token is None or key not in self._store:
+            moved = action.apply(elements, tensor)
+            if token is not None:
+                self._store[key] = moved
+                while len(self._store) > self.size:
+                    self._store.popitem(last=False)
+            return moved
+        self._store.move_to_end(key)
+        return self._store[key]
+
+
 def measure(
     module: torch.nn.Module,
     h: Any,
@@ -117,16 +139,20 @@ def measure(
     out_action: Action,
     elements: Sequence[TestElement],
     chunk: int | None = None,
+    *,
+    cache: MovedCache | None = None,
+    tokens: tuple = (None, None),
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Errors of ``module`` at input ``h`` (recorded output ``y``) per (element, sample).
 
     Returns ``(abs, rel, diff)`` where ``diff`` is the full difference tensor ``(G, B, ...)``.
     """
+    cache = cache or MovedCache(0)
     ht = unwrap(h)
-    copies = in_action.apply(elements, ht).contiguous()
+    copies = cache.get(tokens[0], in_action, elements, ht).contiguous()
     with torch.no_grad():
         out = _forward_copies(module, h, copies, chunk)
-    expected = out_action.apply(elements, y)
+    expected = cache.get(tokens[1], out_action, elements, y)
     if out.shape != expected.shape:
         raise ValueError(f"output shape {tuple(out.shape[2:])} != recorded {tuple(y.shape[1:])}")
     abs_err, rel_err = relative_errors(out, expected)
@@ -153,15 +179,14 @@ def judge(
     rel: torch.Tensor, elements: Sequence[TestElement], floors: torch.Tensor
 ) -> tuple[Level, int, list[Level]]:
     """Level per element (max over samples) and overall; returns (level, worst index, levels)."""
-    per = rel.max(dim=1).values.cpu()
+    per = rel.max(dim=1).values.tolist()
+    fl = floors.tolist()
     levels = [
-        classify(float(per[i]))
-        if e.exact
-        else classify_interpolated(float(per[i]), float(floors[i]))
+        classify(per[i]) if e.exact else classify_interpolated(per[i], fl[i])
         for i, e in enumerate(elements)
     ]
     order = [Level.PERFECT, Level.EXCELLENT, Level.APPROXIMATE, Level.BROKEN]
-    worst_i = max(range(len(elements)), key=lambda i: (order.index(levels[i]), float(per[i])))
+    worst_i = max(range(len(elements)), key=lambda i: (order.index(levels[i]), per[i]))
     return worst(levels), worst_i, levels
 
 
@@ -361,17 +386,19 @@ def run_layerwise(
     """Test every testable layer; containers of passing layers are not tested again."""
     actions, notes = assign_actions(recorder, G, in_action, out_action)
     tests, untested = select(recorder, actions, notes)
-    exact = [e for e in elements if e.exact]
-    use = exact if any(not e.identity for e in exact) else list(elements)
-    probe_elements = [e for e in use if not e.identity][:2] or use
-    by_module: dict[int, list[LayerTest]] = {}
+    # the identity is tested end to end; alone, layers are tested on the elements that move
+    exact = [e for e in elements if e.exact and not e.identity]
+    use = exact or [e for e in elements if not e.identity] or list(elements)
+    probe_elements = use[:2]
+    cache = MovedCache()
     done: list[LayerTest] = []
     for test in tests:  # completion order: children before their parents
         module = test.module
-        children = [c for _, c in all_modules(module) if c is not module]
-        child_tests = [t for c in children for t in by_module.get(id(c), [])]
+        prefix = test.name + "."
+        child_tests = [t for t in done if t.name.startswith(prefix)]
         if is_container(module) and child_tests:
-            covered = len({id(t.module) for t in child_tests}) >= len(list(module.children()))
+            direct = {t.name[len(prefix) :].split(".")[0] for t in child_tests}
+            covered = len(direct) >= len(module._modules)
             if any(not t.result.passed for t in child_tests):
                 continue  # the failing layer inside is named; the sequence adds nothing
             if covered:
@@ -382,20 +409,29 @@ def run_layerwise(
                 )
                 continue
         try:
-            _run_one(test, use, seed, chunk, probe, probe_elements)
+            _run_one(test, use, seed, chunk, probe, probe_elements, cache)
         except Exception as exc:  # a layer that cannot run on transformed copies
             log.debug("layer %s could not be tested", test.name, exc_info=True)
             untested.append(_untested(test.call, f"calling it on transformed inputs failed: {exc}"))
             continue
-        by_module.setdefault(id(module), []).append(test)
         done.append(test)
     return _merge_calls(done), untested
 
 
-def _run_one(test, elements, seed, chunk, probe, probe_elements) -> None:
+def _run_one(test, elements, seed, chunk, probe, probe_elements, cache) -> None:
     call = test.call
     h, y = call.args[0], unwrap(call.output)
-    _, rel, diff = measure(test.module, h, y, test.in_action, test.out_action, elements, chunk)
+    _, rel, diff = measure(
+        test.module,
+        h,
+        y,
+        test.in_action,
+        test.out_action,
+        elements,
+        chunk,
+        cache=cache,
+        tokens=(call.in_tokens[0], call.out_token),
+    )
     # off the grid, interpolation enters on both sides: before the layer (on h) and after it
     # (on y); a nonlinear layer does not commute with it, so the floor is the larger of the two
     floors = torch.maximum(

@@ -54,6 +54,7 @@ class Symmetry:
     _compose: Callable[[Any, Any], Any] | None = None
     _input_help: str = ""
     notes: list[str] = field(default_factory=list)
+    _element_cache: dict = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -168,8 +169,11 @@ class Symmetry:
     # ------------------------------------------------------------------ used by the auditor
     def elements(self, seed: int = 0, n_random: int | None = None) -> ElementSet:
         """The elements to test: all of a finite group, samples of a continuous one."""
-        assert self._element_source is not None
-        return self._element_source(seed, self.n_random if n_random is None else n_random)
+        n = self.n_random if n_random is None else n_random
+        key = (seed, n)
+        if key not in self._element_cache:
+            self._element_cache[key] = self._element_source(seed, n)
+        return self._element_cache[key]
 
     def example_input(
         self,

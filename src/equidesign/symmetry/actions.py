@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ..errors import SymmetryError
-from .resample import GridMap
+from .resample import GridMap, square_op
 
 __all__ = [
     "TestElement",
@@ -299,11 +299,28 @@ class FieldAction(Action):
 
     def apply(self, elements, x):
         self.check(x)
+        fiber = self.fiber(elements)
         if self.spatial and x.shape[2:] != (1,) * self.d:
-            moved = self.grid(elements, tuple(x.shape[2:])).apply(x)
+            grid = self.grid(elements, tuple(x.shape[2:]))
+            if grid.ops is not None and fiber.perm is not None:
+                return self._fused(fiber, grid, x)
+            moved = grid.apply(x)
         else:
             moved = x.unsqueeze(0).expand(len(elements), *x.shape)
-        return self.fiber(elements).apply(moved, 2)
+        return fiber.apply(moved, 2)
+
+    @staticmethod
+    def _fused(fiber: FiberMap, grid: GridMap, x: torch.Tensor) -> torch.Tensor:
+        """Channel permutation and grid symmetry per element: strided copies, no gathers."""
+        perm = fiber.perm.to(x.device)
+        signed = bool((fiber.sign < 0).any())
+        outs = []
+        for g, op in enumerate(grid.ops):
+            y = x.index_select(1, perm[g])
+            if signed:
+                y = y * fiber.sign[g].to(device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
+            outs.append(square_op(y, op))
+        return torch.stack(outs)
 
     def exact(self, elements: Sequence[TestElement], shape: tuple[int, ...]) -> list[bool]:
         return self.grid(elements, shape).exact.tolist()

@@ -53,6 +53,31 @@ def _keys(t: torch.Tensor, a: float = -0.5) -> torch.Tensor:
     return torch.where(t <= 1, near, torch.where(t < 2, far, torch.zeros_like(t)))
 
 
+def square_op(x: torch.Tensor, op: tuple[int, bool]) -> torch.Tensor:
+    """One of the 8 symmetries of a square grid on the last two axes."""
+    turns, flip = op
+    if flip:
+        x = x.flip(-1)
+    return torch.rot90(x, turns, (-2, -1)) if turns else x
+
+
+def _square_ops(index: torch.Tensor, shape: tuple[int, ...]) -> list[tuple[int, bool]] | None:
+    """Match each element's exact index map with a rot90/flip of the grid, if all match."""
+    if len(shape) != 2 or shape[0] != shape[1]:
+        return None
+    grid = torch.arange(shape[0] * shape[1]).reshape(shape)
+    candidates = {
+        (k, f): square_op(grid, (k, f)).reshape(-1) for k in range(4) for f in (False, True)
+    }
+    ops = []
+    for row in index:
+        match = next((op for op, c in candidates.items() if torch.equal(c, row)), None)
+        if match is None:
+            return None
+        ops.append(match)
+    return ops
+
+
 @dataclass
 class GridMap:
     """The sparse linear map of a grid signal for a batch of group elements.
@@ -65,6 +90,9 @@ class GridMap:
     index: torch.Tensor  # (G, P, K) long
     weight: torch.Tensor | None  # (G, P, K) float64, None when every element is exact
     exact: torch.Tensor  # (G,) bool
+    #: for square 2D grids where every element is exact: (quarter turns, flip) per element, so
+    #: that the map is torch.rot90/flip (strided copies) instead of a gather
+    ops: list[tuple[int, bool]] | None = None
 
     @classmethod
     def build(cls, inverse_mats: torch.Tensor, shape: tuple[int, ...]) -> GridMap:
@@ -78,7 +106,7 @@ class GridMap:
         )
         if bool(exact.all()):
             index = (rounded.long() * strides).sum(-1, keepdim=True)
-            return cls(tuple(shape), index, None, exact)
+            return cls(tuple(shape), index, None, exact, _square_ops(index[..., 0], shape))
         return cls._interpolated(src, rounded, exact, shape, strides)
 
     @classmethod
@@ -110,6 +138,8 @@ class GridMap:
 
     def apply(self, x: torch.Tensor) -> torch.Tensor:
         """Transform ``x`` of shape ``(..., *shape)`` by every element: ``(G, ..., *shape)``."""
+        if self.ops is not None:
+            return torch.stack([square_op(x, op) for op in self.ops])
         d = len(self.shape)
         lead = x.shape[:-d]
         flat = x.reshape(*lead, -1)

@@ -1,0 +1,1 @@
+"""Benchmarks: speed as ratios against the baseline each competes with, measured in one run."""
