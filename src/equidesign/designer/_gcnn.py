@@ -60,7 +60,6 @@ def _square_size(spec: Any) -> int:
 
 
 def expand_gcnn(spec: Any, rule: Rule) -> ArchitecturePlan:
-    group = spec.group_info
     size = _square_size(spec)
     k = spec.constraints.kernel_size
     width, depth = spec.constraints.width, spec.constraints.depth

@@ -5,6 +5,7 @@ All logic lives here; templates only loop over what these classes prepare.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,13 @@ __all__ = ["LayerView", "GCNNView", "EMLPView", "VIEWS", "plan_table"]
 class LayerView:
     attr: str  # attribute (or position) in the generated model
     code: str  # constructor expression
-    comment: str  # one line: what and why
+    comment: str  # what and why, wrapped by ``comment_lines``
+
+    @property
+    def comment_lines(self) -> list[str]:
+        return textwrap.wrap(
+            f"{self.attr}: {self.comment}" if self.attr.isdigit() else self.comment, 88
+        )
 
 
 @dataclass
@@ -34,11 +41,14 @@ def _size(s: list[int] | None) -> str:
     return "" if not s else "x".join(str(v) for v in s)
 
 
-def _comment(layer: LayerPlan) -> str:
+def _comment(layer: LayerPlan, seen: set[str]) -> str:
+    """Role and sizes; the reason a kind is equivariant only where the kind first appears."""
     sizes = ""
     if layer.in_size and layer.out_size:
         sizes = f" {_size(layer.in_size)} -> {_size(layer.out_size)}."
-    return f"{layer.role}:{sizes} {layer.why}".strip()
+    why = "" if layer.kind in seen else f" {layer.why}"
+    seen.add(layer.kind)
+    return f"{layer.role}:{sizes}{why}".strip().rstrip(".")
 
 
 def plan_table(plan: ArchitecturePlan) -> list[str]:
@@ -154,16 +164,14 @@ class GCNNView(_BaseView):
 
     def context(self) -> dict[str, Any]:
         types, t = self._types()
-        features = [
-            LayerView(layer.name.split(".", 1)[1], self._code(layer, t), _comment(layer))
-            for layer in self.plan.layers
-            if layer.name.startswith("features.")
-        ]
-        tail = [
-            LayerView(layer.name, self._code(layer, t), _comment(layer))
-            for layer in self.plan.layers
-            if not layer.name.startswith("features.")
-        ]
+        seen: set[str] = set()
+        features, tail = [], []
+        for layer in self.plan.layers:
+            inside = layer.name.startswith("features.")
+            view = LayerView(
+                layer.name.split(".", 1)[-1], self._code(layer, t), _comment(layer, seen)
+            )
+            (features if inside else tail).append(view)
         dense = self.plan.task == "segmentation"
         size = self.plan.input_size or [0, 0]
         channels = sum(r.size for r in _reps(self.group, self.plan.input_repr))  # input channels
@@ -212,9 +220,10 @@ class EMLPView(_BaseView):
                 reps[expr] = var
                 rep_defs.append((var, rep_code(self.group, expr), expr))
         layers, tail = [], []
+        seen: set[str] = set()
         for layer in self.plan.layers:
             code = self._code(layer, reps)
-            view = LayerView(layer.name.split(".", 1)[-1], code, _comment(layer))
+            view = LayerView(layer.name.split(".", 1)[-1], code, _comment(layer, seen))
             (layers if layer.name.startswith("layers.") else tail).append(view)
         invariant = self.plan.symmetry_type == "Invariant"
         ctx = self.common()
