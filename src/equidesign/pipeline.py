@@ -23,8 +23,14 @@ def prepare(spec: Any, *, audit_inputs: int = 4) -> tuple[Any, Any, dict[str, st
 
     design = make_design(spec)
     model = design.build()
-    x = design.example_input(batch=audit_inputs, seed=design.plan.seed)
-    report = audit(model, design.symmetry, x, seed=design.plan.seed, name=design.plan.class_name)
+    # the symmetry makes the inputs: smooth and disk-supported where elements are off the grid
+    report = audit(
+        model,
+        design.symmetry,
+        seed=design.plan.seed,
+        n_inputs=audit_inputs,
+        name=design.plan.class_name,
+    )
     files = {
         "model.py": design.source,
         "architecture.md": design.architecture_spec(),

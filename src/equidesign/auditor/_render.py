@@ -90,6 +90,10 @@ def _gradient_lines(r: AuditReport) -> list[str]:
         note = f" -- {m.note}" if m.note else ""
         lines.append(f"  - {m.mode} mode: {_e(m.max_rel)} ({m.level.value}){note}")
     lines.append(f"- Loss: {g.loss}")
+    if g.float64_max_rel is not None:
+        lines.append(
+            f"- float64 re-run: {_e(g.float64_max_rel)}{' -- ' + g.note if g.note else ''}"
+        )
     lines.append(f"- RESULT: {_result(g.passed)}")
     return lines
 

@@ -153,6 +153,7 @@ def audit_conditions(model: torch.nn.Module, dtype: torch.dtype | None) -> Itera
             if convert:
                 convert_floating(model, dtype)
                 refresh_caches(model)
+                stack.callback(remove_hooks, cast_outputs(model, dtype))
             elif was_training:
                 set_all_modes(model, False)
             yield
@@ -168,6 +169,25 @@ def audit_conditions(model: torch.nn.Module, dtype: torch.dtype | None) -> Itera
         if convert:  # tensors are restored: rebuild caches (escnn filters, eLinear weights)
             refresh_caches(model)
         restore_modes(model, modes)
+
+
+def cast_outputs(model: torch.nn.Module, dtype: torch.dtype) -> list:
+    """Forward hooks that cast floating module outputs to ``dtype`` (escnn's GroupPooling
+    returns float32 whatever its input), so a converted model runs in one dtype."""
+    from ._tensors import rewrap, unwrap
+
+    def hook(module, args, output):
+        tensor = unwrap(output)
+        if tensor is not None and tensor.is_floating_point() and tensor.dtype != dtype:
+            return rewrap(output, tensor.to(dtype))
+        return None
+
+    return [m.register_forward_hook(hook) for _, m in all_modules(model)]
+
+
+def remove_hooks(handles: list) -> None:
+    for h in handles:
+        h.remove()
 
 
 def set_all_modes(model: torch.nn.Module, mode: bool) -> None:

@@ -14,10 +14,12 @@ from ..errors import AuditError, EquidesignError
 from ..symmetry import Symmetry
 from ._state import (
     audit_conditions,
+    cast_outputs,
     convert_floating,
     model_device,
     model_dtype,
     refresh_caches,
+    remove_hooks,
     snapshot_tensors,
 )
 from ._tensors import is_geometric, unwrap
@@ -86,7 +88,11 @@ def _float64(model: torch.nn.Module):
     with snapshot_tensors(model):
         convert_floating(model, torch.float64)
         refresh_caches(model)  # eval-mode caches in float64
-        yield
+        hooks = cast_outputs(model, torch.float64)
+        try:
+            yield
+        finally:
+            remove_hooks(hooks)
     refresh_caches(model)
 
 
@@ -174,6 +180,9 @@ def audit(
                     lambda: run_gradient(model, symmetry, x, elements, e2e.input_grad),
                     "gradient test",
                 )
+            if gradient is not None and not gradient.passed and run_dtype == torch.float32:
+                with _timed(timings, "float64"):
+                    _gradient_in_float64(model, symmetry, x, elements, gradient)
             if gradient is not None and not gradient.passed and tests:
                 with _timed(timings, "gradient_layers"):
                     _layer_gradients(tests, elements, seed, chunk)
@@ -237,6 +246,27 @@ def _rerun_in_float64(model, symmetry, x, elements, chunk) -> Float64Rerun:
         else "the error persists in float64: it comes from the model's structure"
     )
     return Float64Rerun(max_rel=value, level=level, cause=cause, note=note)
+
+
+def _gradient_in_float64(model, symmetry, x, elements, gradient) -> None:
+    """Re-run a failing float32 gradient test in float64: gradients through max operations
+    (group pooling, max pooling) flip at near-ties under round-off, which is not a fault."""
+    try:
+        with _float64(model):
+            g64 = run_gradient(model, symmetry, x.to(torch.float64), elements)
+    except Exception:  # some models cannot run in float64
+        log.debug("float64 gradient re-run failed", exc_info=True)
+        return
+    if g64 is None:
+        return
+    gradient.float64_max_rel = g64.max_rel
+    if g64.passed:
+        gradient.passed = True
+        gradient.level = g64.level
+        gradient.note = (
+            f"float32 round-off: the float64 gradients err {g64.max_rel:.1e}; in float32 a max "
+            "operation flips at a near-tie"
+        )
 
 
 def _layer_gradients(tests: list[LayerTest], elements, seed: int, chunk) -> None:

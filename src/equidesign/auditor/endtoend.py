@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
@@ -202,29 +201,9 @@ def rerun_float64(
 ) -> tuple[float, Level]:
     """The exact-element error in float64 (the caller converts the model and restores it)."""
     exact = [e for e in elements if e.exact]
-    hooks = _upcast_hooks(model)
-    try:
-        y, y_moved, _, _ = forward_all(
-            model, symmetry, x.to(torch.float64), exact, record=False, chunk=chunk
-        )
-    finally:
-        for h in hooks:
-            h.remove()
+    y, y_moved, _, _ = forward_all(
+        model, symmetry, x.to(torch.float64), exact, record=False, chunk=chunk
+    )
     _, rel = errors_for_action(y, y_moved, symmetry.out_action, exact)
     value = float(rel.max())
     return value, classify(value)
-
-
-def _upcast_hooks(model: torch.nn.Module) -> list[Any]:
-    """Cast float32 module outputs to float64 (escnn's GroupPooling returns float32 always)."""
-    from ._tensors import rewrap, unwrap
-
-    def hook(module, args, output):
-        tensor = unwrap(output)
-        if tensor is not None and tensor.dtype == torch.float32:
-            return rewrap(output, tensor.to(torch.float64))
-        return None
-
-    from ._state import all_modules
-
-    return [m.register_forward_hook(hook) for _, m in all_modules(model)]

@@ -129,6 +129,10 @@ class GradientResult(_Model):
     passed: bool
     modes: list[GradientMode] = Field(default_factory=list)
     loss: str = "0.5 * ||f(x)||^2 (invariant under orthogonal output actions)"
+    float64_max_rel: float | None = Field(
+        default=None, description="the same test in float64, run when float32 does not pass"
+    )
+    note: str = ""
 
 
 class SelfCheck(_Model):

@@ -126,7 +126,13 @@ def _standard(group: GroupInfo, G: Any) -> Any:
         return G.irrep(1)
     if group.kind == "o2":
         return G.irrep(1, 1)
-    return G.standard_representation()
+    if group.kind in ("ico", "octa"):
+        return G.standard_representation  # a property on escnn's polyhedral groups
+    if group.kind in ("so3", "o3", "se3", "e3"):
+        return G.standard_representation()
+    raise RepresentationError(
+        f"representation: 'standard' of {group.name} is not defined; use regular or an irrep"
+    )
 
 
 def _quotient(group: GroupInfo, G: Any, args: tuple, whole: str) -> Any:

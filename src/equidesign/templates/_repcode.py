@@ -42,6 +42,8 @@ def _standard(group: GroupInfo, G: str) -> str:
     if group.kind == "dihedral":
         n = int(group.n)
         return f"{G}.irrep(1, 1)" if n != 2 and n != 1 else f"{G}.irrep(1, {1 if n == 2 else 0})"
+    if group.kind in ("ico", "octa"):
+        return f"{G}.standard_representation"
     return f"{G}.standard_representation()"
 
 
