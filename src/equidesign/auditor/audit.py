@@ -26,7 +26,7 @@ from ._tensors import is_geometric, unwrap
 from .diagnosis import diagnose
 from .endtoend import rerun_float64, run_end_to_end
 from .gradient import run_gradient
-from .layerwise import LayerTest, gradient_error, run_layerwise
+from .layerwise import LayerTest, gradient_error, recheck_float64, run_layerwise
 from .levels import Level, audit_dtype, passes
 from .report import AuditReport, AuditSettings, Float64Rerun
 from .selfcheck import run_self_checks
@@ -173,6 +173,13 @@ def audit(
                     seed=seed,
                     chunk=chunk,
                 )
+        if run_dtype == torch.float32:
+            for t in tests:
+                if not t.result.passed:
+                    try:
+                        recheck_float64(t, elements)
+                    except Exception:  # a layer that cannot run in float64
+                        log.debug("float64 recheck of %s failed", t.name, exc_info=True)
         gradient = None
         if gradients and checks.orthogonal:
             with _timed(timings, "gradient"):

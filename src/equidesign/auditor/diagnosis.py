@@ -309,8 +309,8 @@ def _probe_findings(tests: Sequence[LayerTest]) -> list[Finding]:
             out.append(
                 Finding(
                     kind="normalization",
-                    title=f"{type(t.module).__name__} at {t.name}: batch statistics are not "
-                    "equivariant in train mode",
+                    title=f"{type(t.module).__name__} at {t.name}: in train mode its batch "
+                    "statistics depend on the batch's composition",
                     location=t.name,
                     severity="Medium",
                     fix="use escnn.nn.InnerBatchNorm / IIDBatchNorm2d / NormBatchNorm or "
@@ -358,12 +358,15 @@ def diagnose(
         )
         fail.append("output type")
     if precision:
+        rounded = [
+            t.name for t in tests if t.result.float64_max_rel is not None and t.result.passed
+        ]
         d.findings.append(
             Finding(
                 kind="precision",
                 title="float32 round-off: the float64 re-run is "
                 f"{result.float64.level.value} ({result.float64.max_rel:.1e})",
-                location="model",
+                location=", ".join(rounded) or "model",
                 severity="Medium",
                 fix="the structure is equivariant; reduce cancellation (large offsets, long "
                 "sums) or compute the sensitive part in float64",
@@ -421,7 +424,22 @@ def diagnose(
             None,
         )
         forward_ok = e2e_ok and not failing
-        if forward_ok:
+        train_only = all(m.passed for m in gradient.modes if m.mode == "eval")
+        explained = train_only and any(
+            f.kind == "normalization" and "train mode" in f.title for f in d.findings
+        )
+        if explained:
+            for f in d.findings:
+                if f.kind == "normalization" and "train mode" in f.title:
+                    f.severity = "High"
+                    f.evidence += (
+                        f"; the model's train-mode input gradients err {gradient.max_rel:.2e}"
+                    )
+            if d.first_failing_layer is None:
+                d.first_failing_layer = next(
+                    f.location for f in d.findings if f.kind == "normalization"
+                )
+        elif forward_ok:
             loc = culprit.name if culprit else "model"
             d.findings.append(
                 Finding(

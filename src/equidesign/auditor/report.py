@@ -104,6 +104,9 @@ class LayerResult(_Model):
         default=None, description="error in train mode (normalisation layers)"
     )
     gradient_max_rel: float | None = None
+    float64_max_rel: float | None = Field(
+        default=None, description="the layer alone in float64, when it fails in float32"
+    )
 
 
 class UntestedLayer(_Model):

@@ -1,0 +1,90 @@
+"""Every auditor check can fail: the planted-fault zoo is caught, localised and named."""
+
+from __future__ import annotations
+
+import pytest
+
+import equidesign as eqd
+from tests.zoo import ZOO
+
+
+@pytest.fixture(scope="module")
+def reports():
+    out = {}
+    for name, entry in ZOO.items():
+        model, sym, x = entry.build(0)
+        out[name] = eqd.audit(model, sym, x)
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_verdict_matches_the_planted_fault(reports, name):
+    report = reports[name]
+    assert report.verdict == ZOO[name].expected_verdict, report.to_text()
+
+
+@pytest.mark.parametrize("name", sorted(n for n, e in ZOO.items() if e.correct))
+def test_correct_models_pass_with_no_findings_and_tiny_errors(reports, name):
+    report = reports[name]
+    assert report.findings == []
+    assert report.end_to_end.max_rel <= 1e-5
+    assert all(layer.passed for layer in report.layers)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, e in ZOO.items() if not e.correct))
+def test_the_fault_is_named_by_kind_and_location(reports, name):
+    entry, report = ZOO[name], reports[name]
+    kinds = {(f.kind, f.location) for f in report.findings}
+    expected_location = entry.fault_layer or "output"
+    assert (entry.finding_kind, expected_location) in kinds, report.to_text()
+    assert {f.kind for f in report.findings} == {entry.finding_kind}
+
+
+@pytest.mark.parametrize(
+    "name", sorted(n for n, e in ZOO.items() if not e.correct and e.fault_layer is not None)
+)
+def test_first_failing_layer_is_the_planted_one(reports, name):
+    report, entry = reports[name], ZOO[name]
+    if entry.finding_kind == "precision":  # float64 shows the layer is fine: nothing fails
+        assert report.first_failing_layer is None
+    else:
+        assert report.first_failing_layer == entry.fault_layer
+
+
+def test_hidden_breakage_is_explained(reports):
+    finding = reports["relu_hidden_by_head"].findings[0]
+    assert "later layer discards" in finding.evidence
+
+
+def test_nonlinearity_finding_names_the_representation_and_the_fix(reports):
+    finding = reports["relu_on_irreps"].findings[0]
+    assert "irrep" in finding.title and "not a permutation representation" in finding.title
+    assert "Gate" in finding.fix or "NormNonLinearity" in finding.fix
+
+
+def test_parity_finding_says_which_size_works(reports):
+    finding = reports["wrong_parity_stride"].findings[0]
+    assert "on size 16" in finding.title and "size 17 works" in finding.title
+
+
+def test_output_type_finding_names_the_fitting_action(reports):
+    finding = reports["wrong_output_type"].findings[0]
+    assert "regular representation" in finding.title
+
+
+def test_precision_finding_comes_from_the_float64_rerun(reports):
+    report = reports["precision_cancellation"]
+    assert report.end_to_end.float64 is not None
+    assert report.end_to_end.float64.cause == "precision"
+
+
+def test_gradient_fault_fails_only_the_gradient_test(reports):
+    report = reports["gradient_only"]
+    assert report.end_to_end.passed and all(layer.passed for layer in report.layers)
+    assert not report.gradient.passed
+
+
+def test_off_grid_elements_are_reported_apart_and_not_failed(reports):
+    e2e = reports["c8_cnn_escnn"].end_to_end
+    assert e2e.interpolated is not None and e2e.interpolated.passed
+    assert e2e.interpolated.n_elements == 4 and e2e.max_rel <= 1e-5
