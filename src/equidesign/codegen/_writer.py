@@ -131,7 +131,9 @@ class WritePlan:
             raise
 
     def _write_into_existing(self, payload: dict[str, bytes]) -> None:
+        """Stage every file, then swap them in; on any failure put the old files back."""
         staged: list[tuple[Path, Path]] = []
+        swapped: list[tuple[Path, Path | None]] = []  # (target, backup of the old file)
         try:
             for name, data in payload.items():
                 if self.actions.get(name) == "identical":
@@ -142,14 +144,28 @@ class WritePlan:
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(data)
                 staged.append((Path(tmp), target))
-            # manifest last: if anything before fails, the old manifest still describes the disk
-            staged.sort(key=lambda pair: pair[1].name == MANIFEST)
+            staged.sort(key=lambda pair: pair[1].name == MANIFEST)  # manifest last
             for tmp, target in staged:
+                backup = None
+                if target.exists():
+                    backup = target.with_name(f".{target.name}.equidesign-old")
+                    os.replace(target, backup)
+                swapped.append((target, backup))
                 os.replace(tmp, target)
+        except BaseException:
+            for target, backup in reversed(swapped):
+                if backup is not None and backup.exists():
+                    os.replace(backup, target)
+                elif backup is None and target.exists():
+                    target.unlink()
+            raise
         finally:
             for tmp, _ in staged:
                 if tmp.exists():
                     tmp.unlink()
+        for _, backup in swapped:
+            if backup is not None and backup.exists():
+                backup.unlink()
 
 
 def plan_write(

@@ -1,0 +1,72 @@
+"""The rule table: data, refusals with reasons, and families without templates yet."""
+
+from __future__ import annotations
+
+import pytest
+
+import equidesign as eqd
+from equidesign.designer import RULES, select_rule
+from equidesign.errors import DesignError, UnsupportedFamilyError
+from equidesign.groups import parse_group
+
+
+def _spec(group, domain, task="kind: classification\n  classes: 3", extra=""):
+    size = "input:\n  size: 15\n" if domain in ("image2d", "image3d") else ""
+    return (
+        f"name: m\ngroup: {group}\ndomain: {domain}\ntask:\n  {task}\n{size}"
+        f"output:\n  type: invariant\n{extra}"
+    )
+
+
+@pytest.mark.parametrize(
+    "group, domain, family, library",
+    [
+        ("C4", "image2d", "regular-field G-CNN", "escnn"),
+        ("D8", "image2d", "regular-field G-CNN", "escnn"),
+        ("SO2", "image2d", "steerable CNN (band-limited irreps)", "escnn"),
+        ("O3", "image3d", "3D steerable CNN", "escnn"),
+        ("icosahedral", "image3d", "3D steerable CNN", "escnn"),
+        ("SE3", "point_cloud", "tensor-product GNN with gates", "e3nn"),
+        (
+            "E3 x Sn",
+            "point_cloud",
+            "E(3)-equivariant message passing (energy invariant, forces l=1)",
+            "e3nn + torch_geometric",
+        ),
+        ("Sn", "graph", "message-passing GNN", "torch_geometric"),
+        ("Sn", "set", "DeepSets", "torch"),
+        ("D4", "vector", "equivariant MLP of projected eLinear layers", "symm-learning"),
+        ("icosahedral", "vector", "equivariant MLP of projected eLinear layers", "symm-learning"),
+    ],
+)
+def test_selection_table(group, domain, family, library):
+    rule = select_rule(parse_group(group), domain, "classification")
+    assert (rule.family, rule.library) == (family, library)
+    assert rule.rationale and rule.alternatives
+
+
+@pytest.mark.parametrize(
+    "group, domain, reason",
+    [
+        ("SO3", "image2d", "rotations of 3D space do not act on a 2D pixel grid"),
+        ("C4", "point_cloud", "planar rotations and reflections do not act on 3D data"),
+        ("Sn", "image2d", "permutations"),
+        ("D4", "graph", "permutation group"),
+        ("SO2", "vector", "needs a finite group"),
+    ],
+)
+def test_nonsense_combinations_are_refused_with_a_reason_and_a_suggestion(group, domain, reason):
+    with pytest.raises(DesignError, match=reason) as info:
+        select_rule(parse_group(group), domain, "classification")
+    assert "use " in str(info.value) and "\n" not in str(info.value)
+
+
+def test_families_without_templates_stop_with_family_and_library(tmp_path):
+    with pytest.raises(UnsupportedFamilyError, match=r"DeepSets \(torch\).*no model is generated"):
+        eqd.run(_spec("Sn", "set"), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_rules_are_data():
+    assert all(r.groups and r.domains and r.family and r.library for r in RULES)
+    assert len({r.name for r in RULES}) == len(RULES)
