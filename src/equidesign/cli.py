@@ -168,3 +168,7 @@ def main() -> None:
         for line in str(exc).splitlines():
             print(line, file=sys.stderr)
         sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":  # python -m equidesign.cli
+    main()

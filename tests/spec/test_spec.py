@@ -175,7 +175,7 @@ def test_to_yaml_round_trips():
 
 def test_loading_a_spec_does_not_import_torch():
     code = (
-        "import sys; import equidesign as eqd; eqd.load_spec(%r); "
-        "assert 'torch' not in sys.modules and 'escnn' not in sys.modules" % str(SPECS[0])
+        f"import sys; import equidesign as eqd; eqd.load_spec({str(SPECS[0])!r}); "
+        "assert 'torch' not in sys.modules and 'escnn' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

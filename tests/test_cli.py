@@ -1,0 +1,114 @@
+"""The command line: exit codes, one line per problem, fast --help, dry runs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+EXE = [sys.executable, "-m", "equidesign.cli"]
+
+
+def _run(*args, cwd=None):
+    return subprocess.run([*EXE, *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_version_and_help_answer_without_importing_torch():
+    code = (
+        "import sys; sys.argv=['equidesign','--help']\n"
+        "from equidesign import cli\n"
+        "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules, 'torch imported for --help'"
+    )
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "design" in out.stdout and "explain" in out.stdout
+    assert time.perf_counter() - start < 5  # the figure itself (< 0.5 s) is measured in bench/
+    assert _run("--version").stdout.startswith("equidesign ")
+
+
+def test_design_passes_with_exit_0_and_writes_the_files(tmp_path):
+    out = _run(
+        "design", str(ROOT / "specs" / "d4_vector_regression.yaml"), "-o", str(tmp_path / "o")
+    )
+    assert out.returncode == 0, out.stderr
+    assert "PASS" in out.stdout
+    assert {p.name for p in (tmp_path / "o").iterdir()} >= {
+        "model.py",
+        "architecture.md",
+        "audit.md",
+        "audit.json",
+    }
+
+
+def test_bad_spec_exits_2_with_one_line_per_problem(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(
+        "name: demo\ngroup: C0\ndomain: vector\ntask:\n  kind: regression\n  targtes: 2\n"
+        "output:\n  type: invariant\n"
+    )
+    out = _run("design", str(spec), "-o", str(tmp_path / "o"))
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert lines == [
+        f"{spec}:2:8: group: 'C0' is not a group; use C<n> with n >= 1, D<n>, SO2, O2, SO3, O3, "
+        "SE3, E3, Sn, tetrahedral, octahedral, icosahedral, Oh, Ih, translations, or a product "
+        "such as 'E3 x Sn'",
+        f"{spec}:6:3: task.targtes: unknown key 'targtes'; did you mean 'targets'?",
+    ]
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_refused_design_exits_2_and_writes_nothing(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        "name: s\ngroup: SO3\ndomain: image2d\ntask:\n  kind: classification\n  classes: 2\n"
+        "input:\n  size: 9\noutput:\n  type: invariant\n"
+    )
+    out = _run("design", str(spec), "-o", str(tmp_path / "o"))
+    assert out.returncode == 2 and "do not act on a 2D pixel grid" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_edited_output_is_a_conflict_unless_forced(tmp_path):
+    spec = str(ROOT / "specs" / "d4_vector_regression.yaml")
+    target = tmp_path / "o"
+    assert _run("design", spec, "-o", str(target)).returncode == 0
+    model = target / "model.py"
+    model.write_text(model.read_text() + "# my change\n")
+    out = _run("design", spec, "-o", str(target))
+    assert out.returncode == 2 and "model.py: differs from what equidesign last wrote" in out.stderr
+    assert model.read_text().endswith("# my change\n")
+    dry = _run("design", spec, "-o", str(target), "--dry-run")
+    assert "conflict" in dry.stdout and "-# my change" in dry.stdout
+    assert model.read_text().endswith("# my change\n")
+    assert _run("design", spec, "-o", str(target), "--force").returncode == 0
+    assert not model.read_text().endswith("# my change\n")
+
+
+def test_explain_prints_decisions_and_rules():
+    out = _run("explain", str(ROOT / "specs" / "c4_image_classifier.yaml"))
+    assert out.returncode == 0
+    assert "rule: selection table: finite-planar-images" in out.stdout
+    assert "InnerBatchNorm" in out.stdout and "Alternatives:" in out.stdout
+
+
+def test_schema_prints_json():
+    import json
+
+    out = _run("schema")
+    assert json.loads(out.stdout)["title"] == "equidesign spec"
+
+
+@pytest.mark.parametrize("verdict, code", [("PASS", 0), ("FAIL", 1), ("NEEDS_ATTENTION", 1)])
+def test_exit_codes_follow_the_verdict(verdict, code):
+    from equidesign.cli import EXIT_CODES
+
+    assert EXIT_CODES[verdict] == code
