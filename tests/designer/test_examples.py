@@ -65,6 +65,30 @@ def test_snapshot_of_generated_code(designs, name):
         pytest.fail(f"generated code changed:\n{diff}\nif intended, update with: {UPDATE}")
 
 
+def test_generated_code_passes_the_linter(tmp_path, designs):
+    for name, design in designs.items():
+        (tmp_path / f"{name}.py").write_text(design.source)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--isolated",
+            "--select",
+            "E,F,W,I,B",
+            "--line-length",
+            "100",
+            "--output-format",
+            "concise",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stdout
+
+
 def test_generation_is_byte_identical_under_different_hash_seeds(designs):
     code = (
         "import sys, hashlib, equidesign as eqd; "

@@ -2,7 +2,8 @@
 # Spec: c3_vector_mixed_irreps (sha256 47f36da3c7715794)
 # Edit freely: equidesign will not overwrite this file once it differs from what it wrote
 # (use --force).
-"""C3-equivariant regression model for vector: equivariant MLP of projected eLinear layers (symm-learning).
+"""C3-equivariant regression model for vector: equivariant MLP of projected eLinear layers (symm-
+learning).
 
 Spec:
 
@@ -66,8 +67,8 @@ class C3VectorMixedIrreps(torch.nn.Module):
             eLinear(self.in_rep, rep_1),
             # 1: norm: one variance per irreducible subspace and an equivariant affine map
             eBatchNorm1d(rep_1),
-            # 2: nonlinearity: regular representation: the group permutes coordinates, and a pointwise
-            # map commutes with permutations
+            # 2: nonlinearity: regular representation: the group permutes coordinates, and a
+            # pointwise map commutes with permutations
             torch.nn.ReLU(),
             # 3: linear:
             eLinear(rep_1, rep_1),

@@ -93,17 +93,17 @@ class C8ImageClassifier(torch.nn.Module):
         self.in_type = in_type
         self.out_type = type_3
         self.features = enn.SequentialModule(
-            # 0: lift: 33x33 -> 33x33. R2Conv solves the kernel constraint: its filters commute with
-            # the group acting on the grid and on the fields
+            # 0: lift: 33x33 -> 33x33. R2Conv solves the kernel constraint: its filters commute
+            # with the group acting on the grid and on the fields
             enn.R2Conv(in_type, type_1, kernel_size=7, padding=3),
-            # 1: norm: 33x33 -> 33x33. one mean and variance per regular field, shared by the channels
-            # the group permutes
+            # 1: norm: 33x33 -> 33x33. one mean and variance per regular field, shared by the
+            # channels the group permutes
             enn.InnerBatchNorm(type_1),
-            # 2: nonlinearity: 33x33 -> 33x33. regular fields: the group permutes their channels, and
-            # a pointwise map commutes with permutations
+            # 2: nonlinearity: 33x33 -> 33x33. regular fields: the group permutes their channels,
+            # and a pointwise map commutes with permutations
             enn.ReLU(type_1, inplace=True),
-            # 3: downsample: 33x33 -> 17x17. an odd, centred window: rotations map centred windows to
-            # centred windows when (size + 2 padding - window) is a multiple of the stride
+            # 3: downsample: 33x33 -> 17x17. an odd, centred window: rotations map centred windows
+            # to centred windows when (size + 2 padding - window) is a multiple of the stride
             enn.PointwiseAvgPoolAntialiased2D(type_1, sigma=0.66, stride=2),
             # 4: conv: 17x17 -> 17x17
             enn.R2Conv(type_1, type_1, kernel_size=7, padding=3),
@@ -123,8 +123,8 @@ class C8ImageClassifier(torch.nn.Module):
         # invariant pooling: 9x9 -> 9x9. max over each regular field's channels: invariant to
         # their permutation
         self.group_pool = enn.GroupPooling(type_1)
-        # spatial pooling: 9x9 -> 1x1. mean over the grid: invariant to rotations and flips of the
-        # grid
+        # spatial pooling: 9x9 -> 1x1. mean over the grid: invariant to rotations and flips of
+        # the grid
         self.spatial_pool = enn.PointwiseAdaptiveAvgPool2D(type_2, 1)
         # head: a plain MLP on invariant features: any map between trivial representations
         # commutes with the group

@@ -67,14 +67,14 @@ class D4Segmentation(torch.nn.Module):
         self.in_type = in_type
         self.out_type = type_2
         self.features = enn.SequentialModule(
-            # 0: lift: 32x32 -> 32x32. R2Conv solves the kernel constraint: its filters commute with
-            # the group acting on the grid and on the fields
+            # 0: lift: 32x32 -> 32x32. R2Conv solves the kernel constraint: its filters commute
+            # with the group acting on the grid and on the fields
             enn.R2Conv(in_type, type_1, kernel_size=5, padding=2),
-            # 1: norm: 32x32 -> 32x32. one mean and variance per regular field, shared by the channels
-            # the group permutes
+            # 1: norm: 32x32 -> 32x32. one mean and variance per regular field, shared by the
+            # channels the group permutes
             enn.InnerBatchNorm(type_1),
-            # 2: nonlinearity: 32x32 -> 32x32. regular fields: the group permutes their channels, and
-            # a pointwise map commutes with permutations
+            # 2: nonlinearity: 32x32 -> 32x32. regular fields: the group permutes their channels,
+            # and a pointwise map commutes with permutations
             enn.ReLU(type_1, inplace=True),
             # 3: conv: 32x32 -> 32x32
             enn.R2Conv(type_1, type_1, kernel_size=5, padding=2),

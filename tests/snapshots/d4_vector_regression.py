@@ -2,7 +2,8 @@
 # Spec: d4_vector_regression (sha256 74bd6c8da93ec927)
 # Edit freely: equidesign will not overwrite this file once it differs from what it wrote
 # (use --force).
-"""D4-invariant regression model for vector: equivariant MLP of projected eLinear layers (symm-learning).
+"""D4-invariant regression model for vector: equivariant MLP of projected eLinear layers (symm-
+learning).
 
 Energy of a square lattice plaquette from its 2 x 8 oriented edge features.
 
@@ -91,8 +92,8 @@ class D4VectorRegression(torch.nn.Module):
             eLinear(self.in_rep, rep_1),
             # 1: norm: one variance per irreducible subspace and an equivariant affine map
             eBatchNorm1d(rep_1),
-            # 2: nonlinearity: regular representation: the group permutes coordinates, and a pointwise
-            # map commutes with permutations
+            # 2: nonlinearity: regular representation: the group permutes coordinates, and a
+            # pointwise map commutes with permutations
             torch.nn.ReLU(),
             # 3: linear:
             eLinear(rep_1, rep_1),

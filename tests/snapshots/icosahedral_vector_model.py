@@ -2,7 +2,8 @@
 # Spec: icosahedral_vector_model (sha256 0d9746dfbbcce695)
 # Edit freely: equidesign will not overwrite this file once it differs from what it wrote
 # (use --force).
-"""icosahedral-invariant classification model for vector: equivariant MLP of projected eLinear layers (symm-learning).
+"""icosahedral-invariant classification model for vector: equivariant MLP of projected eLinear
+layers (symm-learning).
 
 Spec:
 
@@ -88,8 +89,8 @@ class IcosahedralVectorModel(torch.nn.Module):
             eLinear(self.in_rep, rep_1),
             # 1: norm: one variance per irreducible subspace and an equivariant affine map
             eBatchNorm1d(rep_1),
-            # 2: nonlinearity: regular representation: the group permutes coordinates, and a pointwise
-            # map commutes with permutations
+            # 2: nonlinearity: regular representation: the group permutes coordinates, and a
+            # pointwise map commutes with permutations
             torch.nn.ReLU(),
             # 3: linear:
             eLinear(rep_1, rep_1),

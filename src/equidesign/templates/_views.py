@@ -25,9 +25,8 @@ class LayerView:
 
     @property
     def comment_lines(self) -> list[str]:
-        return textwrap.wrap(
-            f"{self.attr}: {self.comment}" if self.attr.isdigit() else self.comment, 88
-        )
+        text = f"{self.attr}: {self.comment}" if self.attr.isdigit() else self.comment
+        return textwrap.wrap(text, 84)  # indented up to 12, plus "# ": within 100 columns
 
 
 @dataclass
@@ -91,12 +90,12 @@ class _BaseView:
 
         p = self.plan
         kind = "invariant" if p.symmetry_type == "Invariant" else "equivariant"
-        lines = [
-            f"{p.group}-{kind} {p.task} model for {p.domain}: {p.family} ({p.library}).",
-            "",
-        ]
+        title = f"{p.group}-{kind} {p.task} model for {p.domain}: {p.family} ({p.library})."
+        lines = textwrap.wrap(title, 96) + [""]
         if p.description:
-            lines += [p.description, ""]
+            for paragraph in p.description.splitlines():
+                lines += textwrap.wrap(paragraph, 96) or [""]
+            lines += [""]
         lines += ["Spec:", ""] + ["    " + line for line in self.spec_yaml.splitlines()]
         lines += ["", "Plan:", ""] + ["    " + row for row in plan_table(p)]
         if p.parameters is not None:
@@ -235,7 +234,22 @@ class EMLPView(_BaseView):
             layers=layers,
             tail=tail,
             needs_head=invariant,
-            needs_directsum=any("directsum(" in c for _, c, _ in rep_defs),
+            escnn_imports=", ".join(
+                sorted(
+                    {func}
+                    | (
+                        {"directsum"}
+                        if invariant or any("directsum(" in c for _, c, _ in rep_defs)
+                        else set()
+                    )
+                )
+            ),
+            symm_imports=", ".join(
+                sorted(
+                    {"eBatchNorm1d", "eLinear"}
+                    | ({"IrrepSubspaceNormPooling"} if invariant else set())
+                )
+            ),
             forward=(
                 "return self.head(self.pool(self.layers(x)))"
                 if invariant
