@@ -114,6 +114,7 @@ class Recorder:
         self._handles: list[Any] = []
         self._next_token = 0
         self._tagged: list[torch.Tensor] = []
+        self._clones: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
         self.input_token: int | None = None
         self.output_token: int | None = None
 
@@ -139,7 +140,14 @@ class Recorder:
             return None, True
         if tensor.dim() == 0 or tensor.shape[0] != self.total:
             return None, False
-        part = tensor.detach()[: self.keep].clone()
+        # the output of one layer is the input of the next: clone each tensor once per version
+        # (an in-place layer bumps the version, so its output is recorded anew)
+        key = (id(tensor), tensor._version)
+        part = self._clones.get(key)
+        if part is None or part[0] is not tensor:
+            part = (tensor, tensor.detach()[: self.keep].clone())
+            self._clones[key] = part
+        part = part[1]
         if is_geometric(value):
             from ._tensors import rewrap
 
@@ -165,6 +173,7 @@ class Recorder:
         for h in self._handles:
             h.remove()
         self._handles.clear()
+        self._clones.clear()
         for tensor in self._tagged:
             try:
                 delattr(tensor, _TOKEN)

@@ -80,6 +80,8 @@ def set_mode(module: torch.nn.Module, mode: bool) -> None:
     call goes through ``train``; torch's recursion into ``children()`` is cut for the call (it
     walks modules through a hashing memo, which is slow on escnn's basis modules).
     """
+    if module.training == mode:
+        return  # escnn rebuilds its filters on every eval() call: skip needless calls
     module.__dict__["children"] = _no_children
     try:
         module.train(mode)
@@ -96,11 +98,19 @@ def restore_modes(model: torch.nn.Module, modes: dict[str, bool]) -> None:
 
 
 @contextlib.contextmanager
-def snapshot_tensors(module: torch.nn.Module) -> Iterator[None]:
-    """Restore every parameter's and buffer's values (and dtype) on exit."""
+def snapshot_tensors(
+    module: torch.nn.Module, *, only: list[torch.nn.Module] | None = None, buffers_only=False
+) -> Iterator[None]:
+    """Restore parameters' and buffers' values (and dtypes) on exit.
+
+    ``only``: these modules' own tensors instead of the whole tree; ``buffers_only``: leave
+    parameters out (a train-mode forward changes running statistics, not weights).
+    """
     saved = []
-    for _, m in all_modules(module):
-        for store in (m._parameters, m._buffers):
+    modules = only if only is not None else [m for _, m in all_modules(module)]
+    for m in modules:
+        stores = (m._buffers,) if buffers_only else (m._parameters, m._buffers)
+        for store in stores:
             for name, t in store.items():
                 if t is not None:
                     saved.append((store, name, t, t.detach().clone()))
@@ -199,4 +209,4 @@ def set_all_modes(model: torch.nn.Module, mode: bool) -> None:
 def refresh_caches(model: torch.nn.Module) -> None:
     """Leave the model in eval mode with eval-mode caches rebuilt from the current tensors."""
     set_all_modes(model, True)
-    set_all_modes(model, False)
+    set_all_modes(model, False)  # every module goes through train(False) once

@@ -312,7 +312,7 @@ def _probe_findings(tests: Sequence[LayerTest]) -> list[Finding]:
                     title=f"{type(t.module).__name__} at {t.name}: in train mode its batch "
                     "statistics depend on the batch's composition",
                     location=t.name,
-                    severity="Medium",
+                    severity="High",
                     fix="use escnn.nn.InnerBatchNorm / IIDBatchNorm2d / NormBatchNorm or "
                     "symm_learning.nn.eBatchNorm1d",
                     evidence=f"train-mode relative error {r.train_max_rel:.2e}",
@@ -411,7 +411,11 @@ def diagnose(
 
     probes = _probe_findings(tests)
     d.findings.extend(probes)
-    attention.extend(f.title for f in probes)
+    for f in probes:
+        # batch statistics that depend on the batch's composition break training itself
+        (fail if f.severity == "High" else attention).append(f.title)
+        if f.severity == "High" and d.first_failing_layer is None:
+            d.first_failing_layer = f.location
 
     if gradient is not None and not gradient.passed:
         culprit = next(

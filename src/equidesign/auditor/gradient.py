@@ -48,6 +48,8 @@ def _same_in_train(module: torch.nn.Module) -> bool:
     enn = sys.modules.get("escnn.nn")
     if enn is not None and isinstance(module, (enn.R2Conv, enn.R3Conv, enn.Linear)):
         return True
+    if type(module).__module__.startswith("escnn.nn.modules.basismanager"):
+        return True  # the filter bases inside escnn convolutions
     sl = sys.modules.get("symm_learning.nn")
     return sl is not None and isinstance(module, (sl.eLinear, sl.eAffine))
 
@@ -120,11 +122,15 @@ def run_gradient(
         )
     )
     if behaves_differently_in_train(model):
-        with snapshot_tensors(model):  # batch statistics update running buffers
-            for _, m in all_modules(model):
-                set_mode(m, not (_is_dropout(m) or _same_in_train(m)))
+        trained = [m for _, m in all_modules(model) if not (_is_dropout(m) or _same_in_train(m))]
+        # batch statistics update the running buffers of the modules in train mode
+        with snapshot_tensors(model, only=trained, buffers_only=True):
+            for m in trained:
+                set_mode(m, True)
+            # [x, g1·x, ...] over the elements other than the identity: exactly the orbit
+            orbit = [e for e in exact if not e.identity] or exact
             try:
-                value, wi = _gradient_error(model, symmetry, x, exact) or (0.0, 0)
+                value, wi = _gradient_error(model, symmetry, x, orbit) or (0.0, 0)
             finally:
                 set_all_modes(model, False)  # the audit runs in eval mode
         level = classify(value)
@@ -134,7 +140,7 @@ def run_gradient(
                 max_rel=value,
                 level=level,
                 passed=passes(level),
-                failing_element=None if passes(level) else exact[wi].label,
+                failing_element=None if passes(level) else orbit[wi].label,
                 note="batch statistics over the orbit-augmented batch; dropout held at eval "
                 "(its masks are equivariant only in distribution)",
             )

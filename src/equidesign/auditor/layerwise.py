@@ -155,8 +155,9 @@ def measure(
     expected = cache.get(tokens[1], out_action, elements, y)
     if out.shape != expected.shape:
         raise ValueError(f"output shape {tuple(out.shape[2:])} != recorded {tuple(y.shape[1:])}")
-    abs_err, rel_err = relative_errors(out, expected)
-    return abs_err, rel_err, out - expected
+    diff = out - expected
+    abs_err, rel_err = relative_errors(out, expected, diff)
+    return abs_err, rel_err, diff
 
 
 def interpolation_floor(
