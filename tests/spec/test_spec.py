@@ -179,3 +179,12 @@ def test_loading_a_spec_does_not_import_torch():
         "assert 'torch' not in sys.modules and 'escnn' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_spec_reference_in_docs_is_generated_from_the_schema():
+    from equidesign.spec._reference import spec_reference_markdown
+
+    path = Path(__file__).parents[2] / "docs" / "spec-reference.md"
+    assert path.read_text() == spec_reference_markdown(), (
+        "docs/spec-reference.md is stale; regenerate it with the command at its top"
+    )

@@ -219,10 +219,14 @@ class DesignSpec(_Model):
     description: str = Field(default="", description="free text for the generated docstring")
     group: str = Field(description=f"the symmetry group; {GROUP_NAMES_HELP}")
     domain: Domain = Field(description="vector, image2d, image3d, point_cloud, graph or set")
-    task: TaskSpec
-    input: InputSpec = Field(default_factory=InputSpec)
-    output: OutputSpec
-    constraints: Constraints = Field(default_factory=Constraints)
+    task: TaskSpec = Field(description="what the model predicts (a mapping, or a bare kind)")
+    input: InputSpec = Field(
+        default_factory=InputSpec, description="how the group acts on the input, and its size"
+    )
+    output: OutputSpec = Field(description="invariant or equivariant, with its representation")
+    constraints: Constraints = Field(
+        default_factory=Constraints, description="width, depth, kernel, budget, dtype, seed"
+    )
 
     @field_validator("name")
     @classmethod
