@@ -83,9 +83,11 @@ def _repoint_existing(location: Path) -> None:
         for value in vars(module).values():
             if not isinstance(value, MemorizedFunc):
                 continue
+            # joblib.Memory(location) keeps its files in location/joblib: the same here
+            target = location / "joblib"
             current = getattr(value.store_backend, "location", None)
-            if current is None or Path(current) != location:
-                value.store_backend = _store_backend_factory("local", str(location), verbose=0)
+            if current is None or Path(current) != target:
+                value.store_backend = _store_backend_factory("local", str(target), verbose=0)
                 value._verbose = 0
 
 

@@ -111,7 +111,14 @@ def test_generation_is_byte_identical_under_different_hash_seeds(designs):
 def test_generated_module_imports_on_its_own(tmp_path, designs):
     path = tmp_path / "gen_model.py"
     path.write_text(designs["c4_image_classifier"].source)
+    source = designs["c4_image_classifier"].source
+    assert "equidesign" not in "".join(
+        line for line in source.splitlines() if line.startswith(("import", "from"))
+    )
+    # escnn imported through equidesign first only to keep its joblib cache out of site-packages;
+    # the generated module itself imports nothing of equidesign
     code = (
+        "import equidesign._libs as libs; libs.escnn(); "
         "import gen_model; m = gen_model.build_model(0); "
         "print(tuple(m(gen_model.example_input(2)).shape))"
     )
