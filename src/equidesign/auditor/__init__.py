@@ -2,18 +2,24 @@
 
 from .audit import audit
 from .levels import Level
+from .lie import lie_derivative
 from .report import (
     AuditReport,
     EndToEndResult,
     Finding,
     GradientResult,
     LayerResult,
+    LieDerivativeResult,
+    LieGeneratorResult,
     SelfCheck,
     UntestedLayer,
 )
 
 __all__ = [
     "audit",
+    "lie_derivative",
+    "LieDerivativeResult",
+    "LieGeneratorResult",
     "AuditReport",
     "EndToEndResult",
     "Finding",

@@ -98,6 +98,27 @@ def _gradient_lines(r: AuditReport) -> list[str]:
     return lines
 
 
+def _lie_lines(r: AuditReport) -> list[str]:
+    lee = r.lie_derivative
+    if lee is None:
+        return []
+    lines = [
+        "",
+        "LIE DERIVATIVE (local equivariance error):",
+        "-------------------------------------------",
+    ]
+    lines.append(f"Normalisation: {lee.normalization}")
+    lines.append(f"Padding while resampling: {lee.padding}; output {lee.output_action}")
+    for g, res in lee.generators.items():
+        lines.append(f"- {g}: LEE {res.lee:.3g} +- {res.spread:.2g} (per {res.unit})")
+        top = sorted(res.per_layer.items(), key=lambda kv: -abs(kv[1]))[:3]
+        if top:
+            shares = ", ".join(f"{name} {share:.0%}" for name, share in top)
+            lines.append(f"  largest shares: {shares}; remainder {res.remainder:.1%}")
+    lines += [f"  note: {n}" for n in lee.notes]
+    return lines
+
+
 def _issue_lines(r: AuditReport) -> list[str]:
     if not r.findings:
         return ["None."]
@@ -150,6 +171,7 @@ def render_text(r: AuditReport) -> str:
         "GRADIENT TEST:",
         "--------------",
         *_gradient_lines(r),
+        *_lie_lines(r),
         "",
         "SELF-CHECKS:",
         "------------",
@@ -248,6 +270,25 @@ def render_markdown(r: AuditReport) -> str:
             for m in r.gradient.modes
         ]
     )
+    if r.lie_derivative is not None:
+        lee = r.lie_derivative
+        lines += ["", "## Lie derivative", "", lee.normalization + ".", ""]
+        lines += _md_table(
+            ["generator", "LEE", "spread", "largest share", "remainder"],
+            [
+                [
+                    g,
+                    f"{res.lee:.3g}",
+                    f"{res.spread:.2g}",
+                    ", ".join(
+                        f"`{n}` {v:.0%}"
+                        for n, v in sorted(res.per_layer.items(), key=lambda kv: -abs(kv[1]))[:2]
+                    ),
+                    "n/a" if res.remainder is None else f"{res.remainder:.1%}",
+                ]
+                for g, res in lee.generators.items()
+            ],
+        )
     lines += ["", "## Findings", ""]
     if not r.findings:
         lines.append("None.")

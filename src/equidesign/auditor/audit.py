@@ -28,6 +28,7 @@ from .endtoend import rerun_float64, run_end_to_end
 from .gradient import run_gradient
 from .layerwise import LayerTest, gradient_error, recheck_float64, run_layerwise
 from .levels import Level, audit_dtype, passes
+from .lie import compute_lie_derivative
 from .report import AuditReport, AuditSettings, Float64Rerun
 from .selfcheck import run_self_checks
 
@@ -119,7 +120,8 @@ def audit(
         seed: seeds the inputs, sampled elements and probes (the report records it).
         layerwise: test every layer alone on the input it received.
         gradients: test input gradients (eval mode, and train mode where it differs).
-        lie_derivative: reserved for continuous groups (Lie derivative); must be None or False.
+        lie_derivative: also compute the Lie derivative along the symmetry's continuous
+            generators (default: for continuous groups); see :func:`equidesign.lie_derivative`.
         dtype: the dtype to audit in (default: the model's; half precision runs in float32).
         n_inputs: how many random inputs when ``inputs`` is None.
         chunk: at most this many samples per forward pass (all at once by default; halved
@@ -131,10 +133,8 @@ def audit(
         ``"NEEDS_ATTENTION"``.
     """
     _check_arguments(model, symmetry)
-    if lie_derivative:
-        raise AuditError(
-            "lie_derivative: the Lie derivative is not available yet; call audit without it"
-        )
+    if lie_derivative is None:  # continuous groups: the Lie derivative by default
+        lie_derivative = symmetry.is_continuous and bool(symmetry.flows())
     timings: dict[str, float] = {}
     device = model_device(model)
     run_dtype = audit_dtype(model_dtype(model), dtype)
@@ -193,6 +193,15 @@ def audit(
             if gradient is not None and not gradient.passed and tests:
                 with _timed(timings, "gradient_layers"):
                     _layer_gradients(tests, elements, seed, chunk)
+        lee = None
+        if lie_derivative:
+            with _timed(timings, "lie_derivative"):
+                lee = _call_model(
+                    lambda: compute_lie_derivative(
+                        model, symmetry, x, None, layerwise=layerwise, padding="circular"
+                    ),
+                    "Lie derivative",
+                )
         diagnosis = diagnose(
             e2e=e2e,
             result=result,
@@ -227,6 +236,7 @@ def audit(
         untested=untested,
         first_failing_layer=diagnosis.first_failing_layer,
         gradient=gradient,
+        lie_derivative=lee,
         findings=diagnosis.findings,
         self_checks=checks.checks,
         settings=settings,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +18,8 @@ __all__ = [
     "GradientMode",
     "GradientResult",
     "SelfCheck",
+    "LieGeneratorResult",
+    "LieDerivativeResult",
     "Finding",
     "AuditSettings",
     "AuditReport",
@@ -138,6 +140,39 @@ class GradientResult(_Model):
     note: str = ""
 
 
+class LieGeneratorResult(_Model):
+    """The Lie derivative of the model along one generator."""
+
+    generator: str
+    unit: str = ""
+    lee: float = Field(
+        description="mean over inputs of ||L_X f(x)||, normalised (see normalization)"
+    )
+    spread: float = Field(description="standard deviation over inputs of the same, normalised")
+    per_input: list[float] = Field(default_factory=list)
+    per_layer: dict[str, float] = Field(
+        default_factory=dict,
+        description="each layer's share of ||L_X f||^2: <J_{>i} L_X f_i, L_X f> / ||L_X f||^2",
+    )
+    remainder: float | None = Field(
+        default=None, description="1 - sum of the shares: cross terms and unattributed operations"
+    )
+
+
+class LieDerivativeResult(_Model):
+    """Local equivariance error (LEE) per generator, with layer-wise attribution."""
+
+    normalization: str
+    padding: str
+    n_inputs: int
+    output_action: str
+    generators: dict[str, LieGeneratorResult] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+
+    def __getitem__(self, name: str) -> LieGeneratorResult:
+        return self.generators[name]
+
+
 class SelfCheck(_Model):
     name: str
     passed: bool
@@ -181,7 +216,7 @@ class AuditReport(_Model):
     untested: list[UntestedLayer] = Field(default_factory=list)
     first_failing_layer: str | None = None
     gradient: GradientResult | None = None
-    lie_derivative: Any | None = None
+    lie_derivative: LieDerivativeResult | None = None
     findings: list[Finding] = Field(default_factory=list)
     self_checks: list[SelfCheck] = Field(default_factory=list)
     settings: AuditSettings

@@ -97,9 +97,17 @@ def image_symmetry(cls, group, in_type, out_type, *, size, n_random):
             x = torch.randn(batch, in_ft.size, *shape, generator=gen, dtype=dtype)
         return x.to(device)
 
+    spatial_out = isinstance(out_action, FieldAction)
+
+    def flows(padding, reference=None):
+        from .flows import image_flows
+
+        return image_flows(padding, spatial_out, reference or shape)
+
     return cls(
         name=G.name,
         domain="image2d",
+        _flows=flows,
         in_action=in_action,
         out_action=out_action,
         group=info,

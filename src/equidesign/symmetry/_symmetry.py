@@ -55,6 +55,16 @@ class Symmetry:
     _input_help: str = ""
     notes: list[str] = field(default_factory=list)
     _element_cache: dict = field(default_factory=dict, repr=False)
+    _flows: Callable[[str, tuple | None], dict] | None = None
+
+    def flows(self, padding: str = "circular", reference: tuple | None = None) -> dict:
+        """Continuous one-parameter flows for the Lie derivative: name ->
+        :class:`~equidesign.symmetry.flows.Flow`. ``reference``: the input's spatial shape."""
+        return {} if self._flows is None else self._flows(padding, reference)
+
+    @property
+    def is_continuous(self) -> bool:
+        return self.group is not None and self.group.is_continuous
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -127,12 +137,15 @@ class Symmetry:
         identity: Any = None,
         example: Callable[[int, torch.Generator], torch.Tensor] | None = None,
         n: int = 8,
+        flows: dict[str, tuple[Callable, Callable | None]] | None = None,
     ) -> Symmetry:
         """Any model: ``sample(n, generator) -> elements``, ``act_in(g, x)``, ``act_out(g, y)``.
 
         ``act_out=None`` means the output is invariant. ``compose(g, h)`` (the product ``g·h``)
         enables the homomorphism self-check; ``identity`` adds the identity-element self-check;
-        ``example(batch, generator)`` lets the audit make inputs itself.
+        ``example(batch, generator)`` lets the audit make inputs itself. ``flows`` maps a
+        generator's name to ``(flow_in(t, x), flow_out(t, y) or None)``, differentiable in ``t``,
+        for the Lie derivative.
         """
         in_action = CustomAction(act_in, name=f"{name} (input)")
         out_action = (
@@ -164,6 +177,7 @@ class Symmetry:
             _input_maker=maker,
             _compose=compose,
             _input_help="pass inputs= to audit, or example= to Symmetry.custom",
+            _flows=(lambda padding, reference: _custom_flows(flows)) if flows else None,
         )
 
     # ------------------------------------------------------------------ used by the auditor
@@ -224,6 +238,12 @@ class Symmetry:
 
 
 # ---------------------------------------------------------------------- helpers
+def _custom_flows(flows: dict) -> dict:
+    from .flows import Flow
+
+    return {name: Flow(name, act_in, act_out) for name, (act_in, act_out) in flows.items()}
+
+
 def _is_invariant(value: Any) -> bool:
     return isinstance(value, str) and value.strip().lower() in ("invariant", "none")
 
