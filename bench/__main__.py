@@ -16,7 +16,7 @@ from pathlib import Path
 
 os.environ.setdefault("EQUIDESIGN_CACHE_DIR", str(Path(tempfile.gettempdir()) / "equidesign-bench"))
 
-BENCHES = ("audit_speed", "design_speed")
+BENCHES = ("audit_speed", "design_speed", "lie_speed")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -55,3 +55,53 @@ def d4_mlp(width: int = 8, depth: int = 3) -> torch.nn.Module:
     layers.append(eLinear(r_h, build_rep(g, "trivial")))
     torch.manual_seed(0)
     return torch.nn.Sequential(*layers).eval()
+
+
+class _Block(torch.nn.Module):
+    def __init__(self, c_in: int, c_out: int, stride: int):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(c_out)
+        self.relu1 = torch.nn.ReLU()
+        self.conv2 = torch.nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = torch.nn.BatchNorm2d(c_out)
+        self.skip = (
+            torch.nn.Identity()
+            if stride == 1 and c_in == c_out
+            else torch.nn.Conv2d(c_in, c_out, 1, stride, bias=False)
+        )
+        self.relu2 = torch.nn.ReLU()
+
+    def forward(self, x):
+        return self.relu2(self.bn2(self.conv2(self.relu1(self.bn1(self.conv1(x))))) + self.skip(x))
+
+
+def resnet_like(width: int = 16, classes: int = 10) -> torch.nn.Module:
+    """A ResNet-like CNN of about 10 convolutional layers for 64x64 RGB images."""
+
+    class ResNetLike(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = torch.nn.Sequential(
+                torch.nn.Conv2d(3, width, 3, 1, 1, bias=False),
+                torch.nn.BatchNorm2d(width),
+                torch.nn.ReLU(),
+            )
+            self.layer1 = _Block(width, width, 1)
+            self.layer2 = _Block(width, 2 * width, 2)
+            self.layer3 = _Block(2 * width, 2 * width, 1)
+            self.layer4 = _Block(2 * width, 4 * width, 2)
+            self.fc = torch.nn.Linear(4 * width, classes)
+
+        def forward(self, x):
+            h = self.layer4(self.layer3(self.layer2(self.layer1(self.stem(x)))))
+            return self.fc(h.mean(dim=(2, 3)))
+
+    torch.manual_seed(0)
+    model = ResNetLike()
+    with torch.no_grad():  # trained-looking batch-norm statistics
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.normal_(0, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+    return model.eval()

@@ -69,21 +69,40 @@ def _spatial(t: torch.Tensor) -> bool:
     return t.dim() >= 3 and min(t.shape[-2:]) >= 2
 
 
-def _layer_lie(call: Call, name: str, padding: str, reference) -> torch.Tensor | None:
-    """The layer's own Lie derivative at its recorded input (spatial maps move, others not)."""
-    from ..symmetry.flows import image_velocity
+class _LayerLie:
+    """One layer call's own Lie derivative, for every generator: the central differences of its
+    input and output are taken once and combined per generator."""
 
-    h = call.args[0]
-    ht = unwrap(h)
-    if not ht.is_floating_point():
-        return None
-    v_in = image_velocity(name, ht, padding, reference) if _spatial(ht) else torch.zeros_like(ht)
+    def __init__(self, call: Call, padding: str, reference):
+        from ..symmetry.flows import image_gradients
 
-    def f(inp):
-        return unwrap(call.module(rewrap(h, inp)))
+        self.call = call
+        self.h = call.args[0]
+        self.ht = unwrap(self.h)
+        self.reference = reference
+        self.ok = self.ht.is_floating_point()
+        self.in_grads = image_gradients(self.ht, padding) if self.ok and _spatial(self.ht) else None
+        y = unwrap(call.output)
+        self.out_grads = image_gradients(y, padding) if y is not None and _spatial(y) else None
 
-    y, jy = _jvp(f, ht, v_in)
-    return jy - image_velocity(name, y, padding, reference) if _spatial(y) else jy
+    def __call__(self, name: str) -> torch.Tensor | None:
+        from ..symmetry.flows import velocity_from_gradients
+
+        if not self.ok:
+            return None
+        if self.in_grads is None:
+            v_in = torch.zeros_like(self.ht)
+        else:
+            v_in = velocity_from_gradients(name, self.in_grads, self.reference)
+        h = self.h
+
+        def f(inp):
+            return unwrap(self.call.module(rewrap(h, inp)))
+
+        _, jy = _jvp(f, self.ht, v_in)
+        if self.out_grads is None:
+            return jy
+        return jy - velocity_from_gradients(name, self.out_grads, self.reference)
 
 
 def _leaves(recorder: Recorder) -> list[Call]:
@@ -222,9 +241,9 @@ def _attribute(model, symmetry, x, lie, padding, reference, shares, remainders) 
     order = [c.name for c in leaves]
     zeros = [z for name in order for z in inj.zeros.get(name, [])]
     owners = [name for name in order for _ in inj.zeros.get(name, [])]
-    calls_by_name: dict[str, list[Call]] = {}
+    calls_by_name: dict[str, list[_LayerLie]] = {}
     for c in leaves:
-        calls_by_name.setdefault(c.name, []).append(c)
+        calls_by_name.setdefault(c.name, []).append(_LayerLie(c, padding, reference))
     for g, u in lie.items():
         total = float((u.to(torch.float64) ** 2).sum())
         scale = float((out.detach().to(torch.float64) ** 2).sum())
@@ -239,10 +258,10 @@ def _attribute(model, symmetry, x, lie, padding, reference, shares, remainders) 
             seen[name] = k + 1
             if grad is None:
                 continue
-            v = _layer_lie(calls_by_name[name][k], g, padding, reference)
+            v = calls_by_name[name][k](g)
             if v is None:
                 continue
-            share = float((v.to(torch.float64) * grad.to(torch.float64)).sum()) / total
+            share = float((v * grad.to(v.dtype)).sum()) / total
             shares[g][name] = shares[g].get(name, 0.0) + share
         remainders[g] = 1.0 - sum(shares[g].values())
 

@@ -148,6 +148,46 @@ def _central(z: torch.Tensor, dim: int, padding: str) -> torch.Tensor:
     return (up - down) / 2
 
 
+def image_gradients(
+    z: torch.Tensor, padding: str = "circular"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Central differences along columns and rows: every image velocity combines these two."""
+    return _central(z, -1, padding), _central(z, -2, padding)
+
+
+def velocity_fields(
+    name: str, shape: tuple[int, int], reference: tuple[int, int] | None, dtype, device
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """The flow's velocity in index units (column, row) on a grid of ``shape``."""
+    H, W = shape
+    RH, RW = reference or (H, W)
+    rows = torch.arange(H, dtype=dtype, device=device) - (H - 1) / 2  # = -y in pixels
+    cols = torch.arange(W, dtype=dtype, device=device) - (W - 1) / 2  # = x in pixels
+    x_pix, y_pix = cols.view(1, W), -rows.view(H, 1)
+    if name == "translate_x":
+        return torch.full((1, 1), W / RW, dtype=dtype, device=device), None
+    if name == "translate_y":
+        return None, torch.full((1, 1), -H / RH, dtype=dtype, device=device)
+    if name == "rotate":
+        return -y_pix, -x_pix
+    if name == "shear":
+        return y_pix, None
+    if name == "scale":
+        return x_pix, -y_pix
+    raise ValueError(f"unknown generator {name!r}; use one of {', '.join(IMAGE_GENERATORS)}")
+
+
+def velocity_from_gradients(name, grads, reference=None) -> torch.Tensor:
+    d_col, d_row = grads
+    v_col, v_row = velocity_fields(name, d_col.shape[-2:], reference, d_col.dtype, d_col.device)
+    out = torch.zeros_like(d_col)
+    if v_col is not None:
+        out = out - d_col * v_col
+    if v_row is not None:
+        out = out - d_row * v_row
+    return out
+
+
 def image_velocity(
     name: str, z: torch.Tensor, padding: str = "circular", reference: tuple[int, int] | None = None
 ) -> torch.Tensor:
@@ -157,29 +197,7 @@ def image_velocity(
     ``reference``: the (H, W) whose pixel is the unit of translations (the model's input), so
     that a translation by one input pixel moves a stride-2 feature map by half a pixel.
     """
-    H, W = z.shape[-2:]
-    RH, RW = reference or (H, W)
-    rows = torch.arange(H, dtype=z.dtype, device=z.device) - (H - 1) / 2  # = -y in pixels
-    cols = torch.arange(W, dtype=z.dtype, device=z.device) - (W - 1) / 2  # = x in pixels
-    x_pix, y_pix = cols.view(1, W), -rows.view(H, 1)
-    if name == "translate_x":
-        v_col, v_row = torch.full((1, 1), W / RW, dtype=z.dtype, device=z.device), None
-    elif name == "translate_y":
-        v_col, v_row = None, torch.full((1, 1), -H / RH, dtype=z.dtype, device=z.device)
-    elif name == "rotate":
-        v_col, v_row = -y_pix, -x_pix
-    elif name == "shear":
-        v_col, v_row = y_pix, None
-    elif name == "scale":
-        v_col, v_row = x_pix, -y_pix
-    else:
-        raise ValueError(f"unknown generator {name!r}; use one of {', '.join(IMAGE_GENERATORS)}")
-    out = torch.zeros_like(z)
-    if v_col is not None:
-        out = out - _central(z, -1, padding) * v_col
-    if v_row is not None:
-        out = out - _central(z, -2, padding) * v_row
-    return out
+    return velocity_from_gradients(name, image_gradients(z, padding), reference)
 
 
 class Flow:
