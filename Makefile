@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.equidesign-installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test bench lint venv clean
+.PHONY: demo test bench lint venv clean browser
 
 $(STAMP): pyproject.toml
 	@command -v gfortran >/dev/null 2>&1 || { \
@@ -22,7 +22,12 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/equidesign design specs/c4_image_classifier.yaml -o out/demo
 
-test: $(STAMP)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "equidesign: installing chromium (the HTML report is checked in a headless browser)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+test: $(STAMP) browser
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

@@ -30,6 +30,10 @@ EXIT_CODES = {"PASS": 0, "FAIL": 1, "NEEDS_ATTENTION": 1}
 def _fail(exc: EquidesignError) -> None:
     for line in str(exc).splitlines() or [type(exc).__name__]:
         typer.echo(line, err=True)
+    details = getattr(exc, "details", "")
+    if details:
+        typer.echo("Traceback of your code (most recent call last):", err=True)
+        typer.echo(details.rstrip("\n"), err=True)
     raise typer.Exit(exc.exit_code)
 
 
@@ -148,6 +152,129 @@ def explain(spec: Annotated[Path, typer.Argument(help="The spec file (YAML).")])
     typer.echo("Alternatives:")
     for a in plan.alternatives:
         typer.echo(f"- {a.family} ({a.library}): {a.tradeoff}")
+
+
+@app.command()
+def audit(
+    target: Annotated[
+        str, typer.Argument(help="path/to/file.py:factory or package.module:factory")
+    ],
+    symmetry: Annotated[
+        Path, typer.Option("--symmetry", "-s", help="YAML: domain, group, input, output, size")
+    ],
+    out: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("-o", "--out", help="Output folder (default: out/audit-<factory>)."),
+    ] = None,
+    baseline: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--baseline", help="An earlier audit.json: exit 1 if this audit regressed."),
+    ] = None,
+    tolerance: Annotated[
+        float, typer.Option("--tolerance", help="Error growth that counts as a regression.")
+    ] = 10.0,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite edited reports.")] = False,
+) -> None:
+    """Audit a model of yours: the factory returns a model, or (model, inputs)."""
+    try:
+        from .auditor import AuditReport, compare
+        from .codegen import plan_write
+        from .spec import load_symmetry_spec
+
+        sym_spec = load_symmetry_spec(symmetry)
+        base = None
+        if baseline is not None:
+            try:
+                base = AuditReport.model_validate_json(baseline.read_text())
+            except (OSError, ValueError) as exc:
+                raise EquidesignError(
+                    f"--baseline: {baseline} is not an audit.json written by equidesign "
+                    f"({type(exc).__name__})"
+                ) from None
+        report = _audit_target(target, sym_spec)
+        comparison = compare(base, report, tolerance=tolerance) if base is not None else None
+        files = {
+            "audit.md": report.to_markdown(),
+            "audit.json": report.to_json() + "\n",
+            "audit.html": report.to_html(),
+        }
+        if comparison is not None:
+            files["comparison.txt"] = comparison.to_text()
+        target_dir = out or Path("out") / f"audit-{target.rpartition(':')[2]}"
+        plan_write(target_dir, files, force=force).execute()
+    except EquidesignError as exc:
+        _fail(exc)
+    typer.echo(report.summary)
+    for f in report.findings:
+        typer.echo(f"- [{f.kind}] {f.title} at {f.location}: {f.fix}")
+    typer.echo(f"written: {target_dir}")
+    if comparison is not None:
+        typer.echo(comparison.to_text().rstrip("\n"))
+        if comparison.regressed:
+            raise typer.Exit(1)
+    raise typer.Exit(EXIT_CODES[report.verdict])
+
+
+def _audit_target(target: str, sym_spec):
+    import torch
+    from rich.progress import Progress
+
+    from ._targets import call_factory, load_factory
+    from .auditor import audit as run_audit
+    from .auditor.audit import PHASES
+
+    factory = load_factory(target)
+    model, inputs = call_factory(factory, target)
+    dtype = {"float32": torch.float32, "float64": torch.float64}.get(sym_spec.dtype or "")
+    with Progress(transient=True) as bar:
+        task = bar.add_task("auditing", total=len(PHASES))
+
+        def step(phase: str) -> None:
+            bar.update(task, completed=PHASES.index(phase), description=phase)
+
+        return run_audit(
+            model,
+            sym_spec.symmetry(),
+            inputs,
+            seed=sym_spec.seed,
+            n_inputs=sym_spec.n_inputs,
+            lie_derivative=sym_spec.lie_derivative,
+            dtype=dtype,
+            name=target.rpartition(":")[2],
+            progress=step,
+        )
+
+
+@app.command()
+def report(
+    audit_json: Annotated[Path, typer.Argument(help="An audit.json written by equidesign.")],
+    html: Annotated[bool, typer.Option("--html", help="Write a self-contained HTML page.")] = False,
+    out: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("-o", "--out", help="Where to write (default: beside the JSON)."),
+    ] = None,
+) -> None:
+    """Render a stored audit report as text, or as HTML with --html."""
+    try:
+        from .auditor import AuditReport
+
+        try:
+            rep = AuditReport.model_validate_json(audit_json.read_text())
+        except (OSError, ValueError) as exc:
+            raise EquidesignError(
+                f"AUDIT_JSON: {audit_json} is not an audit.json written by equidesign "
+                f"({type(exc).__name__})"
+            ) from None
+        if not html:
+            typer.echo(rep.to_text(), nl=False)
+            raise typer.Exit(0)
+        from .codegen import plan_write
+
+        target = out or audit_json.with_suffix(".html")
+        plan_write(target.parent, {target.name: rep.to_html()}).execute()
+    except EquidesignError as exc:
+        _fail(exc)
+    typer.echo(f"written: {target}")
 
 
 @app.command()

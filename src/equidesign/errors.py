@@ -18,6 +18,7 @@ __all__ = [
     "WriteConflictError",
     "SymmetryError",
     "AuditError",
+    "UserCodeError",
     "Problem",
 ]
 
@@ -98,3 +99,14 @@ class SymmetryError(EquidesignError):
 
 class AuditError(EquidesignError):
     """The audit could not run (the model raised, inputs do not fit, ...)."""
+
+
+class UserCodeError(AuditError):
+    """The user's own code raised (a model factory, a model's forward).
+
+    ``details`` holds the traceback of the user's code, shown under the one-line message.
+    """
+
+    def __init__(self, message: str, details: str = ""):
+        super().__init__(message)
+        self.details = details

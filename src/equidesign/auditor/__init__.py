@@ -1,6 +1,7 @@
 """The auditor: measure whether any torch model respects its symmetry, localise and explain faults."""
 
 from .audit import audit
+from .compare import Change, Comparison, compare
 from .levels import Level
 from .lie import lie_derivative
 from .report import (
@@ -17,6 +18,9 @@ from .report import (
 
 __all__ = [
     "audit",
+    "compare",
+    "Change",
+    "Comparison",
     "lie_derivative",
     "LieDerivativeResult",
     "LieGeneratorResult",

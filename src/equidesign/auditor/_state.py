@@ -135,6 +135,28 @@ def convert_floating(model: torch.nn.Module, dtype: torch.dtype) -> None:
             for t in store.values():
                 if t is not None and t.is_floating_point() and t.dtype != dtype:
                     t.data = t.data.to(dtype)
+    sync_representation_caches(model, dtype)
+
+
+def sync_representation_caches(model: torch.nn.Module, dtype: torch.dtype) -> None:
+    """Convert tensors that libraries cache on representation objects.
+
+    symm-learning caches change-of-basis tensors in ``rep.attributes`` with the dtype of their
+    first use and never converts them, so a model audited in float64 (or used in float32 after)
+    would fail in its batch statistics.
+    """
+    for _, m in all_modules(model):
+        for attr in ("in_rep", "out_rep", "_rep_x", "rep"):
+            try:
+                rep = m.__dict__.get(attr)
+            except Exception:  # pragma: no cover - defensive
+                rep = None
+            cache = getattr(rep, "attributes", None)
+            if not isinstance(cache, dict):
+                continue
+            for key, value in list(cache.items()):
+                if isinstance(value, torch.Tensor) and value.is_floating_point():
+                    cache[key] = value.to(dtype)
 
 
 @contextlib.contextmanager
@@ -177,6 +199,7 @@ def audit_conditions(model: torch.nn.Module, dtype: torch.dtype | None) -> Itera
         np.random.set_state(np_rng)
         random.setstate(py_rng)
         if convert:  # tensors are restored: rebuild caches (escnn filters, eLinear weights)
+            sync_representation_caches(model, model_dtype(model))
             refresh_caches(model)
         restore_modes(model, modes)
 

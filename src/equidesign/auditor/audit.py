@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
 
 import torch
 
 from .. import __version__
-from ..errors import AuditError, EquidesignError
+from ..errors import AuditError, EquidesignError, UserCodeError
 from ..symmetry import Symmetry
 from ._state import (
     audit_conditions,
@@ -21,6 +22,7 @@ from ._state import (
     refresh_caches,
     remove_hooks,
     snapshot_tensors,
+    sync_representation_caches,
 )
 from ._tensors import is_geometric, unwrap
 from .diagnosis import diagnose
@@ -37,8 +39,13 @@ log = logging.getLogger(__name__)
 __all__ = ["audit"]
 
 
+PHASES = ("end to end", "layer by layer", "gradients", "Lie derivative", "diagnosis")
+
+
 @contextmanager
-def _timed(timings: dict[str, float], key: str):
+def _timed(timings: dict[str, float], key: str, progress=None, phase: str | None = None):
+    if progress is not None and phase is not None:
+        progress(phase)
     start = time.perf_counter()
     try:
         yield
@@ -81,7 +88,11 @@ def _call_model(fn, what: str):
     except EquidesignError:
         raise
     except Exception as exc:
-        raise AuditError(f"{what}: the model raised {type(exc).__name__}: {exc}") from exc
+        from .._targets import _user_traceback
+
+        raise UserCodeError(
+            f"{what}: the model raised {type(exc).__name__}: {exc}", _user_traceback(exc)
+        ) from exc
 
 
 @contextmanager
@@ -94,6 +105,7 @@ def _float64(model: torch.nn.Module):
             yield
         finally:
             remove_hooks(hooks)
+    sync_representation_caches(model, model_dtype(model))
     refresh_caches(model)
 
 
@@ -110,6 +122,7 @@ def audit(
     n_inputs: int = 4,
     chunk: int | None = None,
     name: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> AuditReport:
     """Audit ``model`` for the symmetry described by ``symmetry``.
 
@@ -127,6 +140,7 @@ def audit(
         chunk: at most this many samples per forward pass (all at once by default; halved
             automatically on out-of-memory errors).
         name: the model's name in the report (default: its class name).
+        progress: called with the name of each phase as it starts (for progress bars).
 
     Returns:
         An :class:`AuditReport`; ``report.verdict`` is ``"PASS"``, ``"FAIL"`` or
@@ -142,7 +156,7 @@ def audit(
     elements = element_set.elements
     with audit_conditions(model, run_dtype), _timed(timings, "total"):
         x = _prepare_inputs(inputs, symmetry, n_inputs, seed, run_dtype, device)
-        with _timed(timings, "end_to_end"):
+        with _timed(timings, "end_to_end", progress, "end to end"):
             e2e = _call_model(
                 lambda: run_end_to_end(
                     model,
@@ -163,7 +177,7 @@ def audit(
         tests: list[LayerTest] = []
         untested = []
         if layerwise and e2e.recorder is not None:
-            with _timed(timings, "layerwise"):
+            with _timed(timings, "layerwise", progress, "layer by layer"):
                 tests, untested = run_layerwise(
                     e2e.recorder,
                     symmetry.escnn_group,
@@ -182,7 +196,7 @@ def audit(
                         log.debug("float64 recheck of %s failed", t.name, exc_info=True)
         gradient = None
         if gradients and checks.orthogonal:
-            with _timed(timings, "gradient"):
+            with _timed(timings, "gradient", progress, "gradients"):
                 gradient = _call_model(
                     lambda: run_gradient(model, symmetry, x, elements, e2e.input_grad),
                     "gradient test",
@@ -195,13 +209,15 @@ def audit(
                     _layer_gradients(tests, elements, seed, chunk)
         lee = None
         if lie_derivative:
-            with _timed(timings, "lie_derivative"):
+            with _timed(timings, "lie_derivative", progress, "Lie derivative"):
                 lee = _call_model(
                     lambda: compute_lie_derivative(
                         model, symmetry, x, None, layerwise=layerwise, padding="circular"
                     ),
                     "Lie derivative",
                 )
+        if progress is not None:
+            progress("diagnosis")
         diagnosis = diagnose(
             e2e=e2e,
             result=result,

@@ -246,5 +246,11 @@ class AuditReport(_Model):
 
         return render_markdown(self)
 
+    def to_html(self, *, plots: bool = True) -> str:
+        """One self-contained HTML page (plots embedded)."""
+        from ._html import render_html
+
+        return render_html(self, plots=plots)
+
     def to_json(self, indent: int = 2) -> str:
         return self.model_dump_json(indent=indent)

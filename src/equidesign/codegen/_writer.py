@@ -104,7 +104,10 @@ class WritePlan:
                     for n in self.conflicts
                 )
             )
-        manifest = {"generator": "equidesign", "files": {n: _sha(d) for n, d in self.files.items()}}
+        # files written earlier into the same folder (by another command) stay recorded
+        recorded = _read_manifest(self.out_dir) if self.out_dir.is_dir() else {}
+        recorded.update({n: _sha(d) for n, d in self.files.items()})
+        manifest = {"generator": "equidesign", "files": dict(sorted(recorded.items()))}
         payload = dict(self.files)
         payload[MANIFEST] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
         if self.out_dir.exists():

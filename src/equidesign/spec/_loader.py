@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from ..errors import Problem, SpecError
 from ._models import DesignSpec
 
-__all__ = ["load_spec", "spec_json_schema"]
+__all__ = ["load_model", "load_spec", "spec_json_schema"]
 
 
 # ----------------------------------------------------------------------------- YAML nodes
@@ -77,8 +77,8 @@ def _duplicates(node: yaml.Node | None, source: str, prefix: str = "") -> list[P
 
 
 # ----------------------------------------------------------------------------- pydantic errors
-def _model_at(path: list[str | int]) -> type[BaseModel] | None:
-    model: Any = DesignSpec
+def _model_at(path: list[str | int], root: type[BaseModel]) -> type[BaseModel] | None:
+    model: Any = root
     for part in path:
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             return None
@@ -103,7 +103,7 @@ def _clean_loc(loc: tuple) -> list[str | int]:
     return out
 
 
-def _message(err: dict, path: list[str | int]) -> str:
+def _message(err: dict, path: list[str | int], root_model: type[BaseModel]) -> str:
     kind, value = err["type"], err.get("input")
     ctx = err.get("ctx") or {}
     if kind == "missing":
@@ -113,7 +113,7 @@ def _message(err: dict, path: list[str | int]) -> str:
         )
         return f"required field is missing{hint}"
     if kind == "extra_forbidden":
-        model = _model_at(path[:-1])
+        model = _model_at(path[:-1], root_model)
         allowed = sorted(model.model_fields) if model else []
         close = difflib.get_close_matches(str(path[-1]), allowed, n=1)
         fix = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(allowed)}"
@@ -138,7 +138,9 @@ def _message(err: dict, path: list[str | int]) -> str:
     return err["msg"]
 
 
-def _problems(exc: ValidationError, root: yaml.Node | None, source: str) -> list[Problem]:
+def _problems(
+    exc: ValidationError, root: yaml.Node | None, source: str, model: type[BaseModel]
+) -> list[Problem]:
     problems: list[Problem] = []
     for err in exc.errors(include_url=False):
         path = _clean_loc(err["loc"])
@@ -155,14 +157,9 @@ def _problems(exc: ValidationError, root: yaml.Node | None, source: str) -> list
         if err["type"] in ("extra_forbidden", "spec_forbidden") and found:
             node = key  # point at the key that should not be there
         value = err.get("input")
-        if (
-            err["type"] == "value_error"
-            and isinstance(value, str)
-            and f"{value!r}" not in _message(err, path)
-        ):
-            msg = f"{value!r}: {_message(err, path)}"
-        else:
-            msg = _message(err, path)
+        msg = _message(err, path, model)
+        if err["type"] == "value_error" and isinstance(value, str) and f"{value!r}" not in msg:
+            msg = f"{value!r}: {msg}"
         problems.append(Problem(".".join(map(str, path)), msg, source, *_mark(node)))
     problems.sort(key=lambda p: (p.line or 0, p.column or 0))
     return problems
@@ -190,14 +187,9 @@ def _read(source: Any) -> tuple[str | None, str, Any]:
     )
 
 
-def load_spec(source: Any) -> DesignSpec:
-    """Load and validate a spec from a path, YAML text, a dict, or a DesignSpec.
-
-    Raises:
-        SpecError: one :class:`~equidesign.errors.Problem` per problem, each with the file,
-            line, column, field, bad value and what is allowed.
-    """
-    if isinstance(source, DesignSpec):
+def load_model(model: type[BaseModel], source: Any, what: str = "spec") -> Any:
+    """Load and validate ``model`` from a path, YAML text or a dict, with located problems."""
+    if isinstance(source, model):
         return source
     text, label, data = _read(source)
     root = None
@@ -215,14 +207,14 @@ def load_spec(source: Any) -> DesignSpec:
             raise SpecError(duplicates)
     if data is None:
         raise SpecError(
-            [Problem("", "the spec is empty; start from an example in specs/", label, 1, 1)]
+            [Problem("", f"the {what} is empty; start from an example in specs/", label, 1, 1)]
         )
     if not isinstance(data, dict):
         raise SpecError(
             [
                 Problem(
                     "",
-                    f"a spec is a mapping of keys (name, group, ...), not a {type(data).__name__}",
+                    f"a {what} is a mapping of keys, not a {type(data).__name__}",
                     label,
                     1,
                     1,
@@ -230,9 +222,19 @@ def load_spec(source: Any) -> DesignSpec:
             ]
         )
     try:
-        return DesignSpec.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(_problems(exc, root, label)) from None
+        raise SpecError(_problems(exc, root, label, model)) from None
+
+
+def load_spec(source: Any) -> DesignSpec:
+    """Load and validate a spec from a path, YAML text, a dict, or a DesignSpec.
+
+    Raises:
+        SpecError: one :class:`~equidesign.errors.Problem` per problem, each with the file,
+            line, column, field, bad value and what is allowed.
+    """
+    return load_model(DesignSpec, source, "spec")
 
 
 def spec_json_schema() -> dict:

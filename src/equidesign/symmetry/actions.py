@@ -203,6 +203,17 @@ def block_diagonal(reps: Sequence[Any], elements: Sequence[TestElement]) -> np.n
     return out
 
 
+def rep_label(rep: Any) -> str:
+    """'trivial' and 'regular' for escnn's own names of those representations."""
+    group = getattr(rep, "group", None)
+    if group is not None:
+        if rep.name == group.trivial_representation.name:
+            return "trivial"
+        if group.order() > 0 and rep.name == group.regular_representation.name:
+            return "regular"
+    return rep.name.removesuffix("-Iso")  # symm-learning's isotypic copy of the same rep
+
+
 class RepAction(Action):
     """A linear representation acting on one axis (the last by default).
 
@@ -216,7 +227,7 @@ class RepAction(Action):
         self.rep = rep
         self.dim = dim
         self.size = int(getattr(rep, "size", 0)) or None
-        self.name = name or getattr(rep, "name", "representation")
+        self.name = name or (rep_label(rep) if hasattr(rep, "group") else "representation")
         self._cache = _MatrixCache()
 
     def fiber(self, elements: Sequence[TestElement]) -> FiberMap:
@@ -333,10 +344,11 @@ class FieldAction(Action):
     def rep_names(self) -> str:
         names: list[tuple[str, int]] = []
         for r in self.field_type.representations:
-            if names and names[-1][0] == r.name:
-                names[-1] = (r.name, names[-1][1] + 1)
+            label = rep_label(r)
+            if names and names[-1][0] == label:
+                names[-1] = (label, names[-1][1] + 1)
             else:
-                names.append((r.name, 1))
+                names.append((label, 1))
         return " + ".join(f"{n} x {name}" if n > 1 else name for name, n in names)
 
     @property
@@ -344,7 +356,7 @@ class FieldAction(Action):
         return False
 
     def describe(self) -> str:
-        return f"[{self.rep_names()}] on {self.gspace.name}"
+        return f"[{self.rep_names()}] fields of {self.gspace.fibergroup.name} on the grid"
 
 
 class CustomAction(Action):

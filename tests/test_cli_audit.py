@@ -1,0 +1,76 @@
+"""`equidesign audit` and `equidesign report` on a user's own model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+MODELS = ROOT / "tests" / "fixtures" / "user_models.py"
+SYM = ROOT / "tests" / "fixtures" / "d4_vectors.yaml"
+EXE = [sys.executable, "-m", "equidesign.cli"]
+
+
+def _run(*args):
+    return subprocess.run([*EXE, *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_audit_of_a_correct_model_passes_and_writes_three_reports(tmp_path):
+    out = _run("audit", f"{MODELS}:build", "--symmetry", str(SYM), "-o", str(tmp_path / "a"))
+    assert out.returncode == 0, out.stderr
+    assert "PASS" in out.stdout
+    written = {p.name for p in (tmp_path / "a").iterdir()}
+    assert {"audit.md", "audit.json", "audit.html"} <= written
+    report = json.loads((tmp_path / "a" / "audit.json").read_text())
+    assert report["verdict"] == "PASS" and report["model"] == "build"
+
+
+def test_a_planted_regression_against_a_baseline_exits_1(tmp_path):
+    base = tmp_path / "base"
+    assert _run("audit", f"{MODELS}:build", "-s", str(SYM), "-o", str(base)).returncode == 0
+    out = _run(
+        "audit",
+        f"{MODELS}:build_broken",
+        "-s",
+        str(SYM),
+        "-o",
+        str(tmp_path / "now"),
+        "--baseline",
+        str(base / "audit.json"),
+    )
+    assert out.returncode == 1
+    assert "REGRESSION" in out.stdout and "layer 2" in out.stdout
+    assert (tmp_path / "now" / "comparison.txt").exists()
+
+
+def test_errors_in_user_code_show_a_summary_and_the_traceback_and_write_nothing(tmp_path):
+    out = _run("audit", f"{MODELS}:build_raises", "-s", str(SYM), "-o", str(tmp_path / "x"))
+    assert out.returncode == 2
+    lines = out.stderr.splitlines()
+    assert lines[0].endswith("the factory raised RuntimeError: the checkpoint file is missing")
+    assert "Traceback of your code" in out.stderr and "helper_that_fails" in out.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_bad_targets_and_symmetry_files_are_one_line_errors(tmp_path):
+    bad_sym = tmp_path / "s.yaml"
+    bad_sym.write_text("domain: vector\ngroup: D4\ninput: 2 x regullar\n")
+    out = _run("audit", f"{MODELS}:build", "-s", str(bad_sym), "-o", str(tmp_path / "x"))
+    assert out.returncode == 2 and out.stderr.startswith(f"{bad_sym}:3:8: input:")
+    out = _run("audit", f"{MODELS}:nope", "-s", str(SYM), "-o", str(tmp_path / "x"))
+    assert out.returncode == 2 and "has no function 'nope'" in out.stderr
+    out = _run("audit", "no/such/file.py:build", "-s", str(SYM))
+    assert out.returncode == 2 and "no such file" in out.stderr
+
+
+def test_report_renders_a_stored_audit(tmp_path):
+    assert (
+        _run("audit", f"{MODELS}:build", "-s", str(SYM), "-o", str(tmp_path / "a")).returncode == 0
+    )
+    text = _run("report", str(tmp_path / "a" / "audit.json"))
+    assert text.returncode == 0 and "MODEL EQUIVARIANCE AUDIT REPORT" in text.stdout
+    page = tmp_path / "page.html"
+    html = _run("report", str(tmp_path / "a" / "audit.json"), "--html", "-o", str(page))
+    assert html.returncode == 0 and "<!DOCTYPE html>" in page.read_text()
