@@ -17,13 +17,14 @@ Actions are then assigned to tokens, strongest evidence first:
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from ..symmetry.actions import Action, FieldAction, RepAction, TrivialAction
+from ..symmetry.actions import Action, FieldAction, PermutationAction, RepAction, TrivialAction
 from ._tensors import is_geometric, unwrap
 
 __all__ = ["Call", "Recorder", "assign_actions", "ELEMENTWISE", "is_elementwise"]
@@ -251,7 +252,32 @@ def declared_actions(module: torch.nn.Module, G: Any) -> tuple[Action | None, Ac
             if G is not None and not _same_group(in_r.group, G):
                 return None, None, f"acts with {in_r.group.name}, not the audited {G.name}"
             return RepAction(in_r), RepAction(out_r), ""
+    a_in, a_out = (
+        _annotation(getattr(module, "in_action", None)),
+        _annotation(getattr(module, "out_action", None)),
+    )
+    if a_in is not None and a_out is not None:
+        return a_in, a_out, ""
     return None, None, ""
+
+
+_PERMUTATION = re.compile(r"^permutation\(dim=(-?\d+)\)$")
+
+
+def _annotation(value: Any) -> Action | None:
+    """Actions that generated (or user) modules declare as plain strings, so that their code
+    needs nothing from equidesign: ``"invariant"``, ``"permutation(dim=1)"``."""
+    if isinstance(value, Action):
+        return value
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower()
+    if text in ("invariant", "trivial"):
+        return TrivialAction()
+    match = _PERMUTATION.match(text.replace(" ", ""))
+    if match:
+        return PermutationAction(dim=int(match.group(1)))
+    return None
 
 
 _FIELD_ACTIONS: dict[Any, Action] = {}
@@ -311,14 +337,18 @@ def assign_actions(
     # 3. the model's own input and output
     put(recorder.input_token, in_action)
     put(recorder.output_token, out_action)
-    # 4. elementwise layers pass actions through, both ways, until nothing changes
+    # 4. elementwise layers pass actions through, both ways, until nothing changes; layers that
+    #    act on the last axis alone (Linear, LayerNorm) pass through permutations of other axes
     changed = True
     while changed:
         changed = False
         for call in recorder.calls:
-            if not is_elementwise(call.module) or not call.in_tokens:
+            if not call.in_tokens:
                 continue
-            if call.in_shapes and call.in_shapes[0] != call.out_shape:
+            if is_elementwise(call.module):
+                if call.in_shapes and call.in_shapes[0] != call.out_shape:
+                    continue
+            elif not _last_axis_layer(call, actions):
                 continue
             a, b = call.in_tokens[0], call.out_token
             if a in actions and b is not None and b not in actions:
@@ -328,6 +358,22 @@ def assign_actions(
                 actions[a] = actions[b]
                 changed = True
     return actions, notes
+
+
+_LAST_AXIS = (torch.nn.Linear, torch.nn.LayerNorm)
+
+
+def _last_axis_layer(call: Call, actions: dict[int, Action]) -> bool:
+    """A Linear/LayerNorm whose input carries a permutation of an axis other than the last:
+    it maps the last axis only, so the permutation passes through (the test then checks it)."""
+    if not isinstance(call.module, _LAST_AXIS) or not call.in_shapes or call.out_shape is None:
+        return False
+    shape_in, shape_out = call.in_shapes[0], call.out_shape
+    action = actions.get(call.in_tokens[0]) or actions.get(call.out_token)
+    if not isinstance(action, PermutationAction) or len(shape_in) != len(shape_out):
+        return False
+    dim = action.dim % len(shape_in)
+    return dim != len(shape_in) - 1 and shape_in[:-1] == shape_out[:-1]
 
 
 def trivial_like(action: Action) -> bool:

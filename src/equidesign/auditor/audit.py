@@ -152,10 +152,11 @@ def audit(
     timings: dict[str, float] = {}
     device = model_device(model)
     run_dtype = audit_dtype(model_dtype(model), dtype)
-    element_set = symmetry.elements(seed)
-    elements = element_set.elements
     with audit_conditions(model, run_dtype), _timed(timings, "total"):
         x = _prepare_inputs(inputs, symmetry, n_inputs, seed, run_dtype, device)
+        symmetry.observe(x)
+        element_set = symmetry.elements(seed)
+        elements = element_set.elements
         with _timed(timings, "end_to_end", progress, "end to end"):
             e2e = _call_model(
                 lambda: run_end_to_end(
@@ -204,6 +205,9 @@ def audit(
             if gradient is not None and not gradient.passed and run_dtype == torch.float32:
                 with _timed(timings, "float64"):
                     _gradient_in_float64(model, symmetry, x, elements, gradient)
+            if gradient is not None and not gradient.passed and x.is_floating_point():
+                with _timed(timings, "gradient"):
+                    _gradient_at_generic_point(model, symmetry, x, elements, gradient, seed)
             if gradient is not None and not gradient.passed and tests:
                 with _timed(timings, "gradient_layers"):
                     _layer_gradients(tests, elements, seed, chunk)
@@ -300,6 +304,29 @@ def _gradient_in_float64(model, symmetry, x, elements, gradient) -> None:
             f"float32 round-off: the float64 gradients err {g64.max_rel:.1e}; in float32 a max "
             "operation flips at a near-tie"
         )
+
+
+def _gradient_at_generic_point(model, symmetry, x, elements, gradient, seed) -> None:
+    """Re-run a failing gradient test at a slightly perturbed input.
+
+    At exact ties -- equal values where the input is constant, e.g. the zero border of an image
+    -- a max operation (group pooling, max pooling) routes its gradient to the first of the tied
+    entries, which no permutation respects; any subgradient is valid there. At a generic input
+    there are no ties, and a model whose gradients are equivariant passes.
+    """
+    gen = torch.Generator().manual_seed(seed + 7)
+    noise = torch.randn(x.shape, generator=gen, dtype=torch.float64).to(x)
+    scale = float(x.detach().to(torch.float64).std()) or 1.0
+    moved = run_gradient(model, symmetry, x + 1e-3 * scale * noise, elements)
+    if moved is None or not moved.passed:
+        return
+    gradient.passed = True
+    gradient.level = moved.level
+    gradient.note = (
+        f"at the test inputs the gradients differ by {gradient.max_rel:.1e} (a max operation "
+        f"breaks exact ties arbitrarily, e.g. where the input is constant); at a nearby generic "
+        f"input they err {moved.max_rel:.1e}"
+    )
 
 
 def _layer_gradients(tests: list[LayerTest], elements, seed: int, chunk) -> None:

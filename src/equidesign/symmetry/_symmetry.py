@@ -56,6 +56,13 @@ class Symmetry:
     notes: list[str] = field(default_factory=list)
     _element_cache: dict = field(default_factory=dict, repr=False)
     _flows: Callable[[str, tuple | None], dict] | None = None
+    _observer: Callable[[Any], None] | None = None
+
+    def observe(self, x: Any) -> None:
+        """Learn what the elements depend on from actual inputs (the size of a set)."""
+        if self._observer is not None:
+            self._observer(x)
+            self._element_cache.clear()
 
     def flows(self, padding: str = "circular", reference: tuple | None = None) -> dict:
         """Continuous one-parameter flows for the Lie derivative: name ->
@@ -124,6 +131,27 @@ class Symmetry:
             _input_maker=make,
             _compose=lambda g, h: g @ h,
         )
+
+    @classmethod
+    def sets(
+        cls,
+        out: str = "invariant",
+        *,
+        size: int | None = None,
+        channels: int | None = None,
+        n_random: int = 8,
+    ) -> Symmetry:
+        """S_n permuting the elements of sets ``(B, N, C)`` (axis 1).
+
+        Args:
+            out: ``"invariant"`` (one output per set) or ``"equivariant"`` (one per element,
+                ``(B, N, C')``, permuted with the input).
+            size, channels: N and C of random inputs, when the audit makes them.
+            n_random: random permutations tested when N! is large; all N! when N <= 5.
+        """
+        from ._sets import set_symmetry
+
+        return set_symmetry(cls, out, size=size, channels=channels, n_random=n_random)
 
     @classmethod
     def custom(

@@ -32,6 +32,7 @@ __all__ = [
     "RepAction",
     "FieldAction",
     "CustomAction",
+    "PermutationAction",
     "FiberMap",
 ]
 
@@ -357,6 +358,42 @@ class FieldAction(Action):
 
     def describe(self) -> str:
         return f"[{self.rep_names()}] fields of {self.gspace.fibergroup.name} on the grid"
+
+
+class PermutationAction(Action):
+    """Permutations of one axis (set elements, graph nodes): ``y[..., i, ...] = x[..., p[i], ...]``.
+
+    Elements are index tensors ``p`` (a permutation of ``range(n)``).
+    """
+
+    def __init__(self, dim: int = 1, name: str = "permutation"):
+        self.dim = dim
+        self.name = name
+
+    def check(self, x: torch.Tensor) -> None:
+        if x.dim() <= self.dim % max(x.dim(), 1):
+            raise SymmetryError(f"input shape {tuple(x.shape)} has no axis {self.dim} to permute")
+
+    def apply(self, elements, x):
+        self.check(x)
+        n = x.shape[self.dim]
+        perms = torch.stack([_perm_of(e, n) for e in elements]).to(x.device)
+        dim = self.dim % x.dim()
+        moved = x.movedim(dim, 0)[perms]  # (G, n, ...)
+        return moved.movedim(1, dim + 1)
+
+    def is_permutation(self) -> bool:
+        return True
+
+    def describe(self) -> str:
+        return f"{self.name} of axis {self.dim}"
+
+
+def _perm_of(element: TestElement, n: int) -> torch.Tensor:
+    p = torch.as_tensor(element.value, dtype=torch.long)
+    if p.shape != (n,):
+        raise SymmetryError(f"a permutation of {p.numel()} items cannot act on an axis of size {n}")
+    return p
 
 
 class CustomAction(Action):
