@@ -10,6 +10,7 @@ from types import ModuleType
 from typing import Any
 
 from ..errors import DesignError, UnsupportedFamilyError
+from ._deepsets import expand_deepsets
 from ._emlp import expand_emlp
 from ._gcnn import expand_gcnn
 from .checks import run_checks
@@ -24,6 +25,7 @@ __all__ = ["Design", "design", "plan_for", "EXPANSIONS"]
 EXPANSIONS: dict[str, Callable[[Any, Rule], ArchitecturePlan]] = {
     "gcnn_escnn": expand_gcnn,
     "emlp_symm_learning": expand_emlp,
+    "deepsets_torch": expand_deepsets,
 }
 
 
@@ -88,6 +90,12 @@ class Design:
             return Symmetry.images(p.group, p.input_repr, out, size=tuple(p.input_size))
         if p.domain == "vector":
             return Symmetry.vectors(p.group, p.input_repr, out)
+        if p.domain == "set":
+            return Symmetry.sets(
+                "invariant" if p.symmetry_type == "Invariant" else "equivariant",
+                size=p.input_size[0],
+                channels=self.spec.input.channels,
+            )
         raise DesignError(f"domain {p.domain}: no symmetry description in this version")
 
     def architecture_spec(self) -> str:

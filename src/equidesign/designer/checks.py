@@ -59,7 +59,12 @@ def check_kernels(plan: ArchitecturePlan, group: GroupInfo) -> list[Adjustment]:
     return out
 
 
+_ESCNN_DOMAINS = ("image2d", "image3d", "vector")  # plans whose representations are escnn's
+
+
 def check_plain_layers(plan: ArchitecturePlan, group: GroupInfo) -> list[Adjustment]:
+    if plan.domain not in _ESCNN_DOMAINS:
+        return []
     out = []
     vectors = plan.domain == "vector"
     for layer in plan.layers:
@@ -85,6 +90,8 @@ def check_plain_layers(plan: ArchitecturePlan, group: GroupInfo) -> list[Adjustm
 
 
 def check_nonlinearities(plan: ArchitecturePlan, group: GroupInfo) -> list[Adjustment]:
+    if plan.domain not in _ESCNN_DOMAINS:
+        return []  # permutations and e3nn irreps: the families apply nonlinearities by design
     out = []
     for layer in plan.layers:
         if layer.kind not in POINTWISE_KINDS:

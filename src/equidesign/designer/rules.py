@@ -160,8 +160,8 @@ RULES: tuple[Rule, ...] = (
         family="DeepSets",
         library="torch",
         rationale="a per-element network, a symmetric sum and a readout are exactly "
-        "permutation invariant",
-        template=None,
+        "permutation invariant; per-element outputs use equivariant set layers",
+        template="deepsets_torch",
         alternatives=(Alternative("set transformer", "torch", "attention between elements"),),
     ),
     Rule(

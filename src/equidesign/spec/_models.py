@@ -96,7 +96,17 @@ class InputSpec(_Model):
     )
     size: int | list[int] | None = Field(
         default=None,
-        description="spatial size of images: H (square) or [H, W] (image2d), [D, H, W] (image3d)",
+        description="spatial size of images: H (square) or [H, W] (image2d), [D, H, W] (image3d); "
+        "for sets, graphs and point clouds the number of elements/nodes in example inputs",
+    )
+    channels: int | None = Field(
+        default=None, ge=1, le=4096, description="features per set element or graph node"
+    )
+    edge_channels: int | None = Field(
+        default=None, ge=1, le=4096, description="features per graph edge (graphs with edge features)"
+    )
+    atom_types: int | None = Field(
+        default=None, ge=1, le=128, description="number of atom species (molecules: one-hot node types)"
     )
 
     _rep = field_validator("representation")(classmethod(lambda cls, v: _rep(v)))
@@ -205,9 +215,35 @@ CROSS_RULES: tuple[tuple[Any, str, str], ...] = (
         "images need a size; add e.g. 'size: 29' under input",
     ),
     (
-        lambda s: s.domain not in _IMAGE_DOMAINS and s.input.size is not None,
+        lambda s: s.domain == "vector" and s.input.size is not None,
         "input.size",
-        "only image domains have a size; remove it",
+        "vectors have no size (their dimension is the representation's); remove it",
+    ),
+    (
+        lambda s: s.domain not in _IMAGE_DOMAINS and isinstance(s.input.size, list),
+        "input.size",
+        "sets, graphs and point clouds take one number of elements, not a list",
+    ),
+    (
+        lambda s: s.domain in ("set", "graph") and s.input.channels is None,
+        "input.channels",
+        "sets and graphs need the number of features per element; add e.g. 'channels: 8' "
+        "under input",
+    ),
+    (
+        lambda s: s.domain not in ("set", "graph") and s.input.channels is not None,
+        "input.channels",
+        "only sets and graphs take channels (images and vectors: use representation)",
+    ),
+    (
+        lambda s: s.domain != "graph" and s.input.edge_channels is not None,
+        "input.edge_channels",
+        "only graphs have edge features; remove it",
+    ),
+    (
+        lambda s: s.domain != "point_cloud" and s.input.atom_types is not None,
+        "input.atom_types",
+        "atom types are for molecules (domain point_cloud); remove it",
     ),
 )
 

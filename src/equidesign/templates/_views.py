@@ -73,7 +73,7 @@ class _BaseView:
     group: GroupInfo = field(init=False)
 
     def __post_init__(self):
-        self.group = parse_group(self.plan.group)
+        self.group = parse_group(self.plan.group)  # noqa: B018 (Sn has no escnn group; fine)
 
     def header(self) -> str:
         from ..codegen import provenance_header
@@ -278,10 +278,67 @@ class EMLPView(_BaseView):
         raise ValueError(f"the equivariant MLP template has no layer kind {layer.kind!r}")
 
 
+class DeepSetsView(_BaseView):
+    """DeepSets on sets (template ``deepsets_torch.py.j2``)."""
+
+    template = "deepsets_torch.py.j2"
+
+    def context(self) -> dict[str, Any]:
+        p = self.plan
+        invariant = p.symmetry_type == "Invariant"
+        seen: set[str] = set()
+        channels = int(p.input_repr.split()[0])
+        width = p.width
+        layers = []
+        if invariant:
+            codes = {
+                "phi": f"PerElementMLP({channels}, {width}, {p.depth})",
+                "pool": "SumPool()",
+                "rho": f"InvariantMLP({width}, {max(16, 2 * width)}, {p.output_dim})",
+            }
+            forward = ["return self.rho(self.pool(self.phi(x)))"]
+            for layer in p.layers:
+                layers.append(LayerView(layer.name, codes[layer.name], _comment(layer, seen)))
+        else:
+            blocks = []
+            for layer in p.layers:
+                if layer.kind == "SetLayer":
+                    c_in = channels if not blocks else width
+                    c_out = p.output_dim if layer.name == "head" else width
+                    blocks.append((layer, f"SetLayer({c_in}, {c_out})"))
+                else:
+                    blocks.append((layer, "torch.nn.ReLU()"))
+            body = [code for layer, code in blocks if layer.name != "head"]
+            layers.append(
+                LayerView(
+                    "layers",
+                    "torch.nn.Sequential(" + ", ".join(body) + ")",
+                    "equivariant set layers with ReLU: every element goes through the same maps",
+                )
+            )
+            head = blocks[-1]
+            layers.append(LayerView("head", head[1], _comment(head[0], seen)))
+            forward = ["return self.head(self.layers(x))"]
+        ctx = self.common()
+        ctx.update(
+            invariant=invariant,
+            layers=layers,
+            forward=forward,
+            class_doc=f"S_n-{p.symmetry_type.lower()} DeepSets model: permuting the set "
+            + ("leaves the output unchanged." if invariant else "permutes the outputs alike."),
+            forward_doc=f"(B, N, {channels}) sets -> "
+            + (f"(B, {p.output_dim})" if invariant else f"(B, N, {p.output_dim})")
+            + " outputs.",
+            set_size=p.input_size[0],
+            channels=channels,
+        )
+        return ctx
+
+
 def _reps(group: GroupInfo, expr: str):
     from ..groups import build_rep_list
 
     return build_rep_list(group, expr)
 
 
-VIEWS = {"gcnn_escnn": GCNNView, "emlp_symm_learning": EMLPView}
+VIEWS = {"gcnn_escnn": GCNNView, "emlp_symm_learning": EMLPView, "deepsets_torch": DeepSetsView}
