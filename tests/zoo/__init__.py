@@ -1,11 +1,14 @@
 """The planted-fault zoo: small models with a known fault at a known layer, and correct twins.
 
-``ZOO`` maps a name to a :class:`ZooEntry`; every auditor check has at least one entry whose
-fault it must catch (``tests/auditor/test_zoo.py``), and ``test_zoo_oracle.py`` proves, with
-escnn's own transforms and without the auditor, that each fault is real and sits where the entry
-says.
+``ZOO`` maps a name to a :class:`ZooEntry`. ``tests/auditor/test_zoo.py`` asserts that the audit
+catches, names and localises every fault; ``test_zoo_oracle.py`` proves, with escnn's own
+transforms and representation matrices and without the auditor, that every correct model is
+equivariant and that every fault is real and sits where its entry says.
+
+Families: :mod:`.images` (escnn G-CNNs on images), :mod:`.vectors` (symm-learning eLinear MLPs).
 """
 
+from . import images, vectors  # noqa: F401  (entries register themselves on import)
 from ._registry import ZOO, ZooEntry
 
 __all__ = ["ZOO", "ZooEntry"]
