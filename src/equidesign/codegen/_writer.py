@@ -1,203 +1,275 @@
-"""Writing generated files, copier-style: render, compare with disk, write only when allowed.
+"""Writing generated files, copier-style: compare with disk, then write only when allowed.
 
 Each file gets an action:
 
 * ``create``: not on disk;
-* ``identical``: on disk with the same bytes;
+* ``identical``: on disk with the same bytes (nothing is written);
 * ``update``: on disk, different, and equal to what equidesign last wrote there (or ``force``);
-* ``conflict``: on disk, different, and edited since equidesign wrote it (or never written by
-  equidesign) -- refused without ``force``.
+* ``conflict``: on disk, different, and edited since equidesign wrote it, or never written by
+  equidesign -- refused without ``force``.
 
-"What equidesign last wrote" is the manifest ``.equidesign.json`` (sha256 per file) that is
-written with the files. Writing is atomic: a new folder is assembled beside the target and
-renamed into place; in an existing folder each file goes to a temporary file and is moved over
-the old one, the manifest last. A failure leaves nothing half-written.
+"What equidesign last wrote" is the manifest (see :mod:`._manifest`), written with the files.
+:meth:`WritePlan.execute` refuses every conflict before it writes anything, then writes
+atomically (see :mod:`._atomic`).
 """
 
 from __future__ import annotations
 
 import difflib
-import hashlib
-import json
 import logging
 import os
-import shutil
-import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ..errors import CodegenError, EquidesignError, WriteConflictError
+from ._atomic import TMP_PREFIX, replace_in_folder, write_new_folder
+from ._manifest import MANIFEST, manifest_bytes, read_manifest, sha256
+
+__all__ = ["WritePlan", "plan_write"]
 
 log = logging.getLogger(__name__)
 
-__all__ = ["WritePlan", "plan_write", "MANIFEST"]
-
-MANIFEST = ".equidesign.json"
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _bytes(content: str | bytes) -> bytes:
-    return content.encode("utf-8") if isinstance(content, str) else content
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _check_name(name: str) -> None:
-    path = PurePosixPath(name)
-    if (
-        not name
-        or path.is_absolute()
-        or ".." in path.parts
-        or len(path.parts) > 2
-        or name == MANIFEST
-        or "\\" in name
-    ):
-        raise CodegenError(f"output file name {name!r} is not a plain relative file name")
-
-
-def _read_manifest(out_dir: Path) -> dict[str, str]:
-    try:
-        data = json.loads((out_dir / MANIFEST).read_text())
-        files = data.get("files", {})
-        return {k: v for k, v in files.items() if isinstance(k, str) and isinstance(v, str)}
-    except (OSError, ValueError, AttributeError):
-        return {}
+_NAME_RULE = (
+    "use a relative file name like 'model.py' or 'plots/x.png' (at most one folder, no '..', "
+    "no absolute path)"
+)
 
 
 @dataclass
 class WritePlan:
-    """What writing ``files`` into ``out_dir`` would do; :meth:`execute` does it."""
+    """What writing ``files`` into ``out_dir`` would do; :meth:`execute` does it.
+
+    Attributes:
+        out_dir: the output folder.
+        files: relative name -> the bytes equidesign would write.
+        actions: relative name -> ``"create"``, ``"identical"``, ``"update"`` or ``"conflict"``.
+        force: whether conflicts were turned into updates.
+        existing: relative name -> the bytes on disk, for files that exist.
+    """
 
     out_dir: Path
-    files: dict[str, bytes]
+    files: dict[str, bytes] = field(repr=False)
     actions: dict[str, str]
     force: bool = False
-    existing: dict[str, bytes] = field(default_factory=dict)
+    existing: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     @property
     def conflicts(self) -> list[str]:
-        return [n for n, a in self.actions.items() if a == "conflict"]
+        """Names of the files that would overwrite edits (empty with ``force``)."""
+        return [name for name, action in self.actions.items() if action == "conflict"]
 
     def summary_lines(self) -> list[str]:
-        return [f"{action:<9} {self.out_dir / name}" for name, action in self.actions.items()]
+        """One line per file: the action, then the name (``create    model.py``)."""
+        return [f"{action:<9} {name}" for name, action in self.actions.items()]
 
     def diff(self, name: str) -> str:
-        """Unified diff between the file on disk and what would be written."""
-        old = self.existing.get(name, b"").decode("utf-8", "replace").splitlines(keepends=True)
-        new = self.files[name].decode("utf-8", "replace").splitlines(keepends=True)
-        return "".join(difflib.unified_diff(old, new, f"{name} (on disk)", f"{name} (equidesign)"))
+        """Unified diff from the file on disk to what would be written (for ``--dry-run``).
 
-    def execute(self) -> None:
-        """Write the files, or raise :class:`WriteConflictError` before writing anything."""
+        Args:
+            name: a file of this plan.
+
+        Returns:
+            The diff; ``""`` for an identical file, one line for binary content.
+        """
+        if name not in self.files:
+            raise KeyError(f"{name!r} is not in this plan; it holds {sorted(self.files)}")
+        old, new = self.existing.get(name), self.files[name]
+        if old == new:
+            return ""
+        try:
+            old_text = "" if old is None else old.decode("utf-8")
+            new_text = new.decode("utf-8")
+        except UnicodeDecodeError:
+            return f"Binary file {name} differs\n"
+        before = f"{name} (on disk)" if old is not None else "/dev/null"
+        lines = difflib.unified_diff(
+            _lines(old_text), _lines(new_text), before, f"{name} (equidesign)"
+        )
+        return "".join(
+            line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+            for line in lines
+        )
+
+    def execute(self) -> list[str]:
+        """Write the files: all of them or, on any failure, none.
+
+        Identical files are not touched. The manifest, which records what was written, is
+        written last.
+
+        Returns:
+            The names of the files written (without the manifest).
+
+        Raises:
+            WriteConflictError: some files hold edits (every one is named, with the fix), or a
+                file changed on disk after the plan was made; nothing was written.
+            EquidesignError: the file system refused a write; nothing was changed.
+        """
         if self.conflicts:
             raise WriteConflictError(
                 "\n".join(
-                    f"{self.out_dir / n}: differs from what equidesign last wrote there; move your "
-                    "edits away or pass --force"
-                    for n in self.conflicts
+                    f"{self.out_dir / name}: differs from what equidesign last wrote there; "
+                    "move your edits away or pass --force"
+                    for name in self.conflicts
                 )
             )
-        # files written earlier into the same folder (by another command) stay recorded
-        recorded = _read_manifest(self.out_dir) if self.out_dir.is_dir() else {}
-        recorded.update({n: _sha(d) for n, d in self.files.items()})
-        manifest = {"generator": "equidesign", "files": dict(sorted(recorded.items()))}
-        payload = dict(self.files)
-        payload[MANIFEST] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
-        if self.out_dir.exists():
-            self._write_into_existing(payload)
-        else:
-            self._write_new_folder(payload)
-
-    def _write_new_folder(self, payload: dict[str, bytes]) -> None:
-        parent = self.out_dir.parent
+        self._check_unchanged()
+        payload = {n: d for n, d in self.files.items() if self.actions[n] != "identical"}
+        written = list(payload)
         try:
-            parent.mkdir(parents=True, exist_ok=True)
+            if self.out_dir.is_dir():
+                manifest = self._manifest()
+                if _read(self.out_dir / MANIFEST) != manifest:
+                    payload[MANIFEST] = manifest
+                if payload:
+                    replace_in_folder(self.out_dir, payload)
+            else:
+                payload[MANIFEST] = self._manifest()
+                write_new_folder(self.out_dir, payload)
         except OSError as exc:
-            raise EquidesignError(f"--out: cannot create {parent}: {exc.strerror}") from exc
-        tmp = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.", dir=parent))
-        try:
-            for name, data in payload.items():
-                target = tmp / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
-            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes the folder private
-            os.rename(tmp, self.out_dir)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            raise EquidesignError(
+                f"{self.out_dir}: could not write the files ({reason}); nothing was changed"
+            ) from exc
+        log.info("%s: %s", self.out_dir, ", ".join(self.summary_lines()))
+        return written
 
-    def _write_into_existing(self, payload: dict[str, bytes]) -> None:
-        """Stage every file, then swap them in; on any failure put the old files back."""
-        staged: list[tuple[Path, Path]] = []
-        swapped: list[tuple[Path, Path | None]] = []  # (target, backup of the old file)
-        try:
-            for name, data in payload.items():
-                if self.actions.get(name) == "identical":
-                    continue
-                target = self.out_dir / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                staged.append((Path(tmp), target))
-            staged.sort(key=lambda pair: pair[1].name == MANIFEST)  # manifest last
-            for tmp, target in staged:
-                backup = None
-                if target.exists():
-                    backup = target.with_name(f".{target.name}.equidesign-old")
-                    os.replace(target, backup)
-                swapped.append((target, backup))
-                os.replace(tmp, target)
-        except BaseException:
-            for target, backup in reversed(swapped):
-                if backup is not None and backup.exists():
-                    os.replace(backup, target)
-                elif backup is None and target.exists():
-                    target.unlink()
-            raise
-        finally:
-            for tmp, _ in staged:
-                if tmp.exists():
-                    tmp.unlink()
-        for _, backup in swapped:
-            if backup is not None and backup.exists():
-                backup.unlink()
+    def _manifest(self) -> bytes:
+        # files written into the same folder by another command stay recorded while they exist
+        recorded = read_manifest(self.out_dir) if self.out_dir.is_dir() else {}
+        recorded = {n: h for n, h in recorded.items() if (self.out_dir / n).is_file()}
+        recorded.update({n: sha256(d) for n, d in self.files.items()})
+        return manifest_bytes(recorded)
+
+    def _check_unchanged(self) -> None:
+        for name in self.files:
+            if _read(self.out_dir / name) != self.existing.get(name):
+                raise WriteConflictError(
+                    f"{self.out_dir / name}: changed on disk after equidesign compared it; "
+                    "run the command again"
+                )
 
 
 def plan_write(
-    out_dir: Path | str, files: dict[str, str | bytes], *, force: bool = False
+    out_dir: Path | str, files: Mapping[str, str | bytes], *, force: bool = False
 ) -> WritePlan:
-    """Compare ``files`` with what is in ``out_dir``; nothing is written yet."""
+    """Compare ``files`` with what is in ``out_dir``; nothing is written yet.
+
+    Args:
+        out_dir: the output folder; it need not exist.
+        files: relative name (``"model.py"``, ``"plots/lee.png"``) -> text (written as UTF-8)
+            or bytes.
+        force: plan to overwrite files that hold edits.
+
+    Returns:
+        The plan; call :meth:`WritePlan.execute` to write.
+
+    Raises:
+        CodegenError: a name that is not a plain relative file name, or content that is neither
+            text nor bytes (a bug in equidesign).
+        WriteConflictError: ``out_dir``, or a path inside it, is a file where a folder is needed
+            (or the reverse).
+        EquidesignError: ``out_dir`` cannot be written.
+    """
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise WriteConflictError(f"--out: {out_dir} is a file, not a folder; choose another path")
-    if out_dir.exists() and not os.access(out_dir, os.W_OK):
-        raise EquidesignError(f"--out: {out_dir} is not writable; choose another folder")
-    data = {}
-    for name, content in files.items():
-        _check_name(name)
-        data[name] = _bytes(content)
-    manifest = _read_manifest(out_dir) if out_dir.is_dir() else {}
+    _check_folder(out_dir)
+    data = {name: _content(name, content) for name, content in files.items()}
+    _check_names(data)
+    recorded = read_manifest(out_dir) if out_dir.is_dir() else {}
     actions: dict[str, str] = {}
     existing: dict[str, bytes] = {}
     for name, content in data.items():
-        path = out_dir / name
-        if not path.exists():
+        current = _current(out_dir, name)
+        if current is None:
             actions[name] = "create"
             continue
-        current = path.read_bytes()
         existing[name] = current
         if current == content:
             actions[name] = "identical"
-        elif force or manifest.get(name) == _sha(current):
+        elif force or recorded.get(name) == sha256(current):
             actions[name] = "update"
         else:
             actions[name] = "conflict"
     return WritePlan(out_dir, data, actions, force, existing)
+
+
+def _check_folder(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise WriteConflictError(f"{out_dir} is a file, not a folder; choose another output folder")
+    ancestor = out_dir
+    while not ancestor.exists() and ancestor.parent != ancestor:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise WriteConflictError(
+            f"{out_dir} cannot be created: {ancestor} is a file; choose another output folder"
+        )
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        what = "is not writable" if ancestor == out_dir else f"cannot be created in {ancestor}"
+        raise EquidesignError(
+            f"{out_dir} {what}; choose another output folder or fix its permissions"
+        )
+
+
+def _content(name: object, content: object) -> bytes:
+    if not isinstance(name, str):
+        raise CodegenError(f"output file name {name!r} is not a string; {_NAME_RULE}")
+    if isinstance(content, str):
+        try:
+            return content.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise CodegenError(f"{name}: content is not valid unicode ({exc.reason})") from exc
+    if isinstance(content, (bytes, bytearray, memoryview)):
+        return bytes(content)
+    raise CodegenError(f"{name}: content must be str or bytes, not {type(content).__name__}")
+
+
+def _check_name(name: str) -> None:
+    path = PurePosixPath(name)
+    plain = (
+        name == str(path)  # no "./", "//" or trailing "/"
+        and not path.is_absolute()
+        and 1 <= len(path.parts) <= 2
+        and all(part not in (".", "..") and not part.startswith(TMP_PREFIX) for part in path.parts)
+        and name != MANIFEST
+        and not any(c in name for c in "\\:")
+        and name.isprintable()
+    )
+    if not plain:
+        raise CodegenError(f"output file name {name!r} is not allowed; {_NAME_RULE}")
+
+
+def _check_names(files: Mapping[str, bytes]) -> None:
+    for name in files:
+        _check_name(name)
+    folders = {str(PurePosixPath(name).parent) for name in files}
+    clashes = sorted(folders & set(files))
+    if clashes:
+        raise CodegenError(f"output name {clashes[0]!r} is used both as a file and as a folder")
+
+
+def _current(out_dir: Path, name: str) -> bytes | None:
+    """The bytes of ``out_dir/name``, ``None`` when absent; refuse folders in the way."""
+    path = out_dir / name
+    if path.parent != out_dir and path.parent.exists() and not path.parent.is_dir():
+        raise WriteConflictError(
+            f"{path.parent} is a file, but equidesign writes {name} into a folder of that name; "
+            "move it away"
+        )
+    if path.exists() and not path.is_file():
+        raise WriteConflictError(f"{path} is a folder, not a file; move it away")
+    return _read(path)
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except IsADirectoryError:
+        return b""  # compares unequal to any plan: the caller reports a change on disk
+
+
+def _lines(text: str) -> list[str]:
+    # split on "\n" only: str.splitlines also breaks at form feeds and unicode separators
+    parts = text.split("\n")
+    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
