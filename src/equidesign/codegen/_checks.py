@@ -84,9 +84,10 @@ def import_check(code: str, module_name: str, *, template: str | None = None) ->
     try:
         exec(compiled, module.__dict__)
     except ModuleNotFoundError as exc:
+        package = (exc.name or str(exc)).split(".")[0]
         raise EquidesignError(
-            f"generated module {module_name} imports {exc.name}, which is not installed: "
-            f"install it (pip install {exc.name})"
+            f"generated module {module_name} imports {package}, which is not installed: "
+            f"install it (pip install {package})"
         ) from exc
     except Exception as exc:
         raise CodegenError(
