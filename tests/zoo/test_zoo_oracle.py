@@ -41,6 +41,8 @@ def _mode(entry) -> str:
         return "correct"
     if entry.name in MODES:
         return MODES[entry.name]
+    if entry.fault_layer == "":
+        return "root"
     if entry.finding_kind in KIND_MODES:
         return KIND_MODES[entry.finding_kind]
     return "broken" if entry.expected_verdict == "FAIL" else "approximate"
@@ -148,9 +150,9 @@ def _layer_spaces(model, sym, name, h_in, h_out):
 class Layer:
     """The fault layer alone: its input, output and actions, as captured inside the model."""
 
-    def __init__(self, model, sym, x, name):
+    def __init__(self, model, sym, x, name, spaces=None):
         self.module, h_in, h_out = _capture(model, sym, x, name)
-        self.space_in, self.space_out = _layer_spaces(model, sym, name, h_in, h_out)
+        self.space_in, self.space_out = spaces or _layer_spaces(model, sym, name, h_in, h_out)
         self.h, self.y = _plain(h_in), _plain(h_out)
         self.model, self.sym, self.x, self.name = model, sym, x, name
 
@@ -227,6 +229,16 @@ def _ring_share(model, sym, x, width: int) -> float:
     ring = torch.ones_like(err, dtype=torch.bool)
     ring[width:-width, width:-width] = False
     return float(err[ring].sum() / err.sum())
+
+
+def check_root(entry, model, sym, x):
+    """Broken end to end, while every layer with declared reps is equivariant alone."""
+    assert _end_to_end(model, sym, x) > BROKEN
+    layers = {n: m for n, m in model.named_children() if hasattr(m, "in_rep")}
+    assert layers
+    for name, module in layers.items():
+        layer = Layer(model, sym, x, name, spaces=(module.in_rep, module.out_rep))
+        assert layer.error() <= EXACT, name
 
 
 def check_border(entry, model, sym, x):
@@ -317,6 +329,7 @@ CHECKS = {
     "correct": check_correct,
     "broken": check_broken,
     "border": check_border,
+    "root": check_root,
     "approximate": check_approximate,
     "hidden": check_hidden,
     "train_mode_only": check_train_mode_only,

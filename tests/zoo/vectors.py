@@ -155,6 +155,40 @@ def tiny_breakage(seed):
     return model, Symmetry.vectors("D4", "2 x regular", "4 x regular"), None
 
 
+class WrongLayoutMLP(torch.nn.Module):
+    """The D4 MLP written out by hand, with a layout bug in ``forward`` itself (no submodule).
+
+    Between the first and the middle eLinear it reads the 4 regular fields as group-major
+    ``(|G|, fields)`` instead of field-major: a fixed permutation that does not commute with the
+    group, while every layer alone stays equivariant.
+    """
+
+    def __init__(self):
+        super().__init__()
+        r_in, r_h = _rep("D4", "2 x regular"), _rep("D4", "4 x regular")
+        self.inp, self.mid = eLinear(r_in, r_h), eLinear(r_h, r_h)
+        self.out = eLinear(r_h, _rep("D4", "trivial"))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.inp(x))
+        h = h.reshape(-1, 8, 4).transpose(1, 2).reshape(-1, 32)  # the bug: wrong field layout
+        return self.out(torch.relu(self.mid(h)))
+
+
+@register(
+    "wrong_layout_in_forward",
+    "FAIL",
+    "",
+    "custom_layer",
+    "the model's own forward reshapes regular fields with the wrong layout between two correct "
+    "eLinear layers: the fault is in the root module, not in any layer",
+)
+def wrong_layout_in_forward(seed):
+    """Root fault: :class:`WrongLayoutMLP`; every submodule passes alone, the model does not."""
+    torch.manual_seed(seed)
+    return WrongLayoutMLP().eval(), Symmetry.vectors("D4", "2 x regular", "invariant"), None
+
+
 class _MaskedGradient(torch.autograd.Function):
     """Identity forward; backward multiplies the incoming gradient by ``mask``."""
 
