@@ -12,6 +12,8 @@ from equidesign.groups import parse_group
 
 def _spec(group, domain, task="kind: classification\n  classes: 3", extra=""):
     size = "input:\n  size: 15\n" if domain in ("image2d", "image3d") else ""
+    if domain in ("set", "graph"):
+        size = "input:\n  channels: 4\n"
     return (
         f"name: m\ngroup: {group}\ndomain: {domain}\ntask:\n  {task}\n{size}"
         f"output:\n  type: invariant\n{extra}"
@@ -62,8 +64,8 @@ def test_nonsense_combinations_are_refused_with_a_reason_and_a_suggestion(group,
 
 
 def test_families_without_templates_stop_with_family_and_library(tmp_path):
-    with pytest.raises(UnsupportedFamilyError, match=r"DeepSets \(torch\).*no model is generated"):
-        eqd.run(_spec("Sn", "set"), tmp_path / "out")
+    with pytest.raises(UnsupportedFamilyError, match=r"message-passing GNN \(torch_geometric\).*no model"):
+        eqd.run(_spec("Sn", "graph"), tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 

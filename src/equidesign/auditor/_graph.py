@@ -98,18 +98,20 @@ class Call:
 
 
 class Recorder:
-    """Forward hooks that record every module call on the first ``keep`` samples of the batch.
+    """Forward hooks that record every module call on the original inputs' share of the batch.
+
+    The recorded forward pass runs ``copies`` stacked copies of the inputs, contiguous along
+    the first axis (the original first): a tensor with ``copies x k`` rows keeps its first ``k``
+    rows (samples, nodes, edges or graphs alike).
 
     Args:
         model: the model.
-        total: the batch size of the recorded forward pass.
-        keep: how many leading samples belong to the original inputs (recorded).
+        copies: how many stacked copies the forward pass runs (1: the inputs alone).
     """
 
-    def __init__(self, model: torch.nn.Module, total: int, keep: int):
+    def __init__(self, model: torch.nn.Module, copies: int = 1):
         self.model = model
-        self.total = total
-        self.keep = keep
+        self.copies = copies
         self.calls: list[Call] = []
         self._pending: dict[int, list[Call]] = {}
         self._handles: list[Any] = []
@@ -118,6 +120,10 @@ class Recorder:
         self._clones: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
         self.input_token: int | None = None
         self.output_token: int | None = None
+
+    def batched(self, tensor: torch.Tensor) -> bool:
+        """Whether a tensor carries the stacked copies on its first axis."""
+        return tensor.dim() > 0 and tensor.shape[0] % self.copies == 0 and tensor.shape[0] > 0
 
     # --- tokens ------------------------------------------------------------------------
     def token_of(self, value: Any, create: bool = True) -> int | None:
@@ -139,14 +145,14 @@ class Recorder:
         tensor = unwrap(value)
         if tensor is None:
             return None, True
-        if tensor.dim() == 0 or tensor.shape[0] != self.total:
+        if not self.batched(tensor):
             return None, False
         # the output of one layer is the input of the next: clone each tensor once per version
         # (an in-place layer bumps the version, so its output is recorded anew)
         key = (id(tensor), tensor._version)
         part = self._clones.get(key)
         if part is None or part[0] is not tensor:
-            part = (tensor, tensor.detach()[: self.keep].clone())
+            part = (tensor, tensor.detach()[: tensor.shape[0] // self.copies].clone())
             self._clones[key] = part
         part = part[1]
         if is_geometric(value):

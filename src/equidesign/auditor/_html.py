@@ -111,10 +111,9 @@ def render_html(r: AuditReport, *, plots: bool = True) -> str:
         )
         if plots:
             parts.append(_img(layer_errors_png(r), "per-layer relative errors"))
-    if r.first_failing_layer:
-        parts.append(
-            f"<p>First failing layer: <code>{html.escape(r.first_failing_layer)}</code></p>"
-        )
+    if r.first_failing_layer is not None:
+        where = r.first_failing_layer or "(the model's own forward)"
+        parts.append(f"<p>First failing layer: <code>{html.escape(where)}</code></p>")
     if r.untested:
         parts.append(
             "<p>Untested layers:</p><ul>"

@@ -11,6 +11,11 @@ def _e(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2e}"
 
 
+def _where(location: str) -> str:
+    """Layer paths as named_modules() gives them; the root module's path is empty."""
+    return location if location else "(the model's own forward)"
+
+
 def _result(passed: bool) -> str:
     return "PASS" if passed else "FAIL"
 
@@ -73,8 +78,8 @@ def _layer_lines(r: AuditReport) -> list[str]:
         lines.append(f"  Result: {_result(layer.passed)}")
     if not r.layers:
         lines.append("(no layer could be tested alone)")
-    if r.first_failing_layer:
-        lines.append(f"First failing layer: {r.first_failing_layer}")
+    if r.first_failing_layer is not None:
+        lines.append(f"First failing layer: {_where(r.first_failing_layer)}")
     if r.untested:
         lines.append("Untested layers:")
         lines += [f"- {u.name} ({u.kind}): {u.reason}" for u in r.untested]
@@ -126,7 +131,7 @@ def _issue_lines(r: AuditReport) -> list[str]:
     for i, f in enumerate(r.findings, 1):
         lines += [
             f"{i}. [{f.kind}] {f.title}",
-            f"   - Location: {f.location}",
+            f"   - Location: {_where(f.location)}",
             f"   - Severity: {f.severity}",
             f"   - Recommended fix: {f.fix}",
         ]
@@ -141,7 +146,7 @@ def _recommendations(r: AuditReport) -> list[str]:
         for f in r.findings:
             if f.fix not in seen:
                 seen.add(f.fix)
-                out.append(f"- {f.location}: {f.fix}")
+                out.append(f"- {_where(f.location)}: {f.fix}")
         return out
     return ["- None: keep this audit in CI as a regression check (equidesign.compare)."]
 
@@ -255,8 +260,8 @@ def render_markdown(r: AuditReport) -> str:
         )
     else:
         lines.append("No layer could be tested alone.")
-    if r.first_failing_layer:
-        lines += ["", f"First failing layer: `{r.first_failing_layer}`"]
+    if r.first_failing_layer is not None:
+        lines += ["", f"First failing layer: `{_where(r.first_failing_layer)}`"]
     if r.untested:
         lines += ["", "Untested:", ""] + [
             f"- `{u.name}` ({u.kind}): {u.reason}" for u in r.untested
@@ -294,7 +299,7 @@ def render_markdown(r: AuditReport) -> str:
         lines.append("None.")
     for f in r.findings:
         lines += [
-            f"- **[{f.kind}] {f.title}** ({f.severity}) at `{f.location}`",
+            f"- **[{f.kind}] {f.title}** ({f.severity}) at `{_where(f.location)}`",
             f"  - Fix: {f.fix}",
         ] + ([f"  - Evidence: {f.evidence}"] if f.evidence else [])
     lines += ["", "## Self-checks", ""]

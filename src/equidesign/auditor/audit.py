@@ -13,6 +13,7 @@ import torch
 from .. import __version__
 from ..errors import AuditError, EquidesignError, UserCodeError
 from ..symmetry import Symmetry
+from ..symmetry.io import TensorIO
 from ._state import (
     audit_conditions,
     cast_outputs,
@@ -66,20 +67,20 @@ def _check_arguments(model: Any, symmetry: Any) -> None:
         )
 
 
-def _prepare_inputs(inputs, symmetry, n_inputs, seed, dtype, device) -> torch.Tensor:
+def _prepare_inputs(inputs, symmetry, n_inputs, seed, dtype, device) -> Any:
     if inputs is None:
         x = symmetry.example_input(n_inputs, seed=seed, dtype=dtype, device=device)
+    elif is_geometric(inputs):
+        x = unwrap(inputs)
     else:
-        x = unwrap(inputs) if is_geometric(inputs) else inputs
-        if not isinstance(x, torch.Tensor):
-            raise AuditError(
-                f"inputs: expected a tensor or GeometricTensor, got {type(inputs).__name__}"
-            )
-    x = x.to(device=device)
-    if x.is_floating_point():
-        x = x.to(dtype)
-    symmetry.in_action.check(x)
-    return x.detach()
+        x = inputs
+    if isinstance(symmetry.io, TensorIO) and not isinstance(x, torch.Tensor):
+        raise AuditError(
+            f"inputs: expected a tensor or GeometricTensor, got {type(inputs).__name__}"
+        )
+    x = symmetry.io.to(x, device, dtype)
+    symmetry.in_action.check(symmetry.io.primary(x))
+    return x.detach() if isinstance(x, torch.Tensor) else x
 
 
 def _call_model(fn, what: str):
@@ -172,7 +173,11 @@ def audit(
             )
         result = e2e.result
         checks = run_self_checks(symmetry, x, e2e.y, elements, result.identity_error, seed)
-        if not result.passed and run_dtype == torch.float32 and x.is_floating_point():
+        if (
+            not result.passed
+            and run_dtype == torch.float32
+            and symmetry.io.primary(x).is_floating_point()
+        ):
             with _timed(timings, "float64"):
                 result.float64 = _rerun_in_float64(model, symmetry, x, elements, chunk)
         tests: list[LayerTest] = []
@@ -205,7 +210,7 @@ def audit(
             if gradient is not None and not gradient.passed and run_dtype == torch.float32:
                 with _timed(timings, "float64"):
                     _gradient_in_float64(model, symmetry, x, elements, gradient)
-            if gradient is not None and not gradient.passed and x.is_floating_point():
+            if gradient is not None and not gradient.passed and isinstance(x, torch.Tensor):
                 with _timed(timings, "gradient"):
                     _gradient_at_generic_point(model, symmetry, x, elements, gradient, seed)
             if gradient is not None and not gradient.passed and tests:
@@ -235,7 +240,7 @@ def audit(
         seed=seed,
         dtype=str(run_dtype).replace("torch.", ""),
         device=str(device),
-        n_inputs=int(x.shape[0]),
+        n_inputs=symmetry.io.samples(x),
         elements=[e.label for e in elements],
         exhaustive=element_set.exhaustive,
         element_note=element_set.note,
@@ -290,7 +295,7 @@ def _gradient_in_float64(model, symmetry, x, elements, gradient) -> None:
     (group pooling, max pooling) flip at near-ties under round-off, which is not a fault."""
     try:
         with _float64(model):
-            g64 = run_gradient(model, symmetry, x.to(torch.float64), elements)
+            g64 = run_gradient(model, symmetry, symmetry.io.to(x, None, torch.float64), elements)
     except Exception:  # some models cannot run in float64
         log.debug("float64 gradient re-run failed", exc_info=True)
         return

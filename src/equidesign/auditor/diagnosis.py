@@ -395,7 +395,24 @@ def diagnose(
     if failing:
         d.first_failing_layer = failing[0].name
 
-    if not e2e_ok and not failing and not output_name:
+    root = e2e.recorder.model if e2e.recorder is not None else None
+    if not e2e_ok and not failing and not output_name and not untested_names and root is not None:
+        if not is_library_module(root):
+            d.findings.append(
+                Finding(
+                    kind="custom_layer",
+                    title=f"the model's own forward ({type(root).__name__}.forward, between "
+                    "its layers) breaks equivariance: every layer passes alone",
+                    location="",
+                    severity="High",
+                    fix="look at the operations the forward does itself (reshapes, slicing, "
+                    "concatenations, indexing): move them into modules that declare their "
+                    "representations, or fix the layout they assume",
+                    evidence=f"end to end {result.max_rel:.2e}; all {len(tests)} layers pass",
+                )
+            )
+            d.first_failing_layer = ""
+    elif not e2e_ok and not failing and not output_name:
         where = ", ".join(untested_names) or "functional operations between layers"
         d.findings.append(
             Finding(

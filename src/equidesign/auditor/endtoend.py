@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from ..symmetry import Symmetry
 from ..symmetry.actions import Action, TestElement
 from ._graph import Recorder
-from ._tensors import is_oom, model_output, relative_errors, run_chunked
+from ._tensors import is_oom, model_output, relative_errors
 from .layerwise import interpolation_floor, judge
 from .levels import Level, classify, passes, worst
 from .report import ElementError, EndToEndResult, InterpolatedResult
@@ -28,13 +29,14 @@ class EndToEnd:
     """Raw tensors of the end-to-end pass, kept for diagnosis."""
 
     result: EndToEndResult
-    x: torch.Tensor
+    x: Any
     y: torch.Tensor  # f(x): (B, ...)
     y_moved: torch.Tensor  # f(g·x): (G, B, ...)
     elements: list[TestElement]
     recorder: Recorder | None
     floors: torch.Tensor
-    input_grad: torch.Tensor | None = None  # (G+1, B, ...) gradients of 0.5 ||f||^2
+    #: gradients of 0.5 ||f||^2 per input leaf, each ``((G+1), rows, ...)`` with its action
+    input_grad: list | None = None
 
 
 def _model_fn(model: torch.nn.Module, symmetry: Symmetry):
@@ -60,47 +62,72 @@ def forward_all(
     gradients of the gradient test's loss ``0.5 ||f||^2`` for every copy, from the same pass
     (the eval-mode gradient test then costs one backward pass, not another forward).
     """
-    copies = symmetry.in_action.apply(elements, x)
-    batch = torch.cat([x.unsqueeze(0), copies], 0)
-    G1, B = batch.shape[:2]
-    flat = batch.reshape(G1 * B, *batch.shape[2:])
+    io = symmetry.io
+    G1 = len(elements) + 1
+    stacked = io.stack(x, elements)
     fn = _model_fn(model, symmetry)
     recorder, grad, out = None, None, None
-    single = chunk is None or chunk >= G1 * B
-    if single and (record or input_grad):
+    if chunk is None or chunk >= G1 * io.samples(x) or record or input_grad:
         try:
-            out, grad, recorder = _single_pass(model, fn, flat, G1 * B, B, record, input_grad)
+            out, grad, recorder = _single_pass(model, fn, stacked, G1, io, record, input_grad)
         except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:
             if not is_oom(exc):
                 raise
             out = grad = recorder = None
     with torch.no_grad():
         if out is None:
-            out = run_chunked(fn, flat, chunk)
+            per = max(1, (chunk or G1 * io.samples(x)) // max(io.samples(x), 1))
+            out = _in_chunks(fn, io, x, elements, per)
         if record and recorder is None:  # too big for one pass: record on x alone
-            recorder = Recorder(model, total=B, keep=B)
+            recorder = Recorder(model, copies=1)
             with recorder:
-                fn(x)
-    out = out.reshape(G1, B, *out.shape[1:])
+                fn(io.stack(x, []))
+    out = io.split(out, G1)
     if grad is not None:
-        grad = grad.reshape(G1, B, *grad.shape[1:])
+        grad = [(io.split(g, G1), action) for g, action in grad]
     return out[0], out[1:], recorder, grad
 
 
-def _single_pass(model, fn, flat, total, keep, record, input_grad):
-    recorder = Recorder(model, total=total, keep=keep) if record else None
-    flat = flat.detach().requires_grad_(input_grad and flat.is_floating_point())
-    with torch.set_grad_enabled(flat.requires_grad):
+def _in_chunks(fn, io, x, elements, per: int) -> torch.Tensor:
+    """``[x, g1·x, ...]`` through the model ``per`` copies at a time (whole copies, so graphs and
+    samples stay together); on an out-of-memory error ``per`` is halved and the pass restarted."""
+    while True:
+        try:
+            first = io.split(fn(io.stack(x, elements[: per - 1])), min(per, len(elements) + 1))
+            outs = [first.flatten(0, 1)]
+            for i in range(per - 1, len(elements), per):
+                part = elements[i : i + per]
+                outs.append(io.split(fn(io.stack(x, part)), 1 + len(part))[1:].flatten(0, 1))
+            return torch.cat(outs, 0)
+        except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:
+            if not is_oom(exc) or per == 1:
+                raise
+            per = max(1, per // 2)
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+
+
+def _single_pass(model, fn, stacked, copies, io, record, input_grad):
+    recorder = Recorder(model, copies=copies) if record else None
+    leaves = []
+    if input_grad:
+        stacked, leaves = io.grad_leaves(stacked)
+    with torch.set_grad_enabled(bool(leaves)):
         if recorder is not None:
             with recorder:
-                out = fn(flat)  # one pass records every layer's input on the side
+                out = fn(stacked)  # one pass records every layer's input on the side
         else:
-            out = fn(flat)
-        grad = None
-        if flat.requires_grad and out.requires_grad:
+            out = fn(stacked)
+        grads = None
+        if leaves and out.requires_grad:
             loss = 0.5 * (out.to(torch.float64) ** 2).sum()
-            (grad,) = torch.autograd.grad(loss, flat, allow_unused=True)
-    return out.detach(), grad, recorder
+            tensors = [leaf for leaf, _ in leaves]
+            values = torch.autograd.grad(loss, tensors, allow_unused=True)
+            grads = [
+                (torch.zeros_like(t) if g is None else g, action)
+                for t, g, (_, action) in zip(tensors, values, leaves, strict=True)
+            ]
+    return out.detach(), grads, recorder
 
 
 def errors_for_action(
@@ -189,10 +216,10 @@ def run_end_to_end(
     )
     abs_err, rel_err = errors_for_action(y, y_moved, symmetry.out_action, elements)
     floors = torch.maximum(
-        interpolation_floor(symmetry.in_action, elements, x),
+        interpolation_floor(symmetry.in_action, elements, symmetry.io.primary(x)),
         interpolation_floor(symmetry.out_action, elements, y),
     )
-    result = summarise(abs_err, rel_err, elements, floors, x.shape[0])
+    result = summarise(abs_err, rel_err, elements, floors, symmetry.io.samples(x))
     return EndToEnd(result, x, y, y_moved, list(elements), recorder, floors, grad)
 
 
@@ -202,7 +229,7 @@ def rerun_float64(
     """The exact-element error in float64 (the caller converts the model and restores it)."""
     exact = [e for e in elements if e.exact]
     y, y_moved, _, _ = forward_all(
-        model, symmetry, x.to(torch.float64), exact, record=False, chunk=chunk
+        model, symmetry, symmetry.io.to(x, None, torch.float64), exact, record=False, chunk=chunk
     )
     _, rel = errors_for_action(y, y_moved, symmetry.out_action, exact)
     value = float(rel.max())

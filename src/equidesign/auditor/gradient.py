@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -59,31 +60,36 @@ def behaves_differently_in_train(model: torch.nn.Module) -> bool:
 
 
 def _gradient_error(
-    model: torch.nn.Module, symmetry: Symmetry, x: torch.Tensor, elements: Sequence[TestElement]
+    model: torch.nn.Module, symmetry: Symmetry, x: Any, elements: Sequence[TestElement]
 ) -> tuple[float, int] | None:
-    copies = symmetry.in_action.apply(elements, x)
-    batch = torch.cat([x.unsqueeze(0), copies], 0).detach()
-    G1, B = batch.shape[:2]
-    flat = batch.reshape(G1 * B, *batch.shape[2:]).requires_grad_(True)
+    io = symmetry.io
+    stacked, leaves = io.grad_leaves(io.stack(x, elements))
     with torch.enable_grad():
-        y = model_output(model(symmetry.model_input(model, flat)))
-        if not y.requires_grad:
+        y = model_output(model(symmetry.model_input(model, stacked)))
+        if not y.requires_grad or not leaves:
             return None  # the output does not depend on the input through autograd
         loss = 0.5 * (y.to(torch.float64) ** 2).sum()
-        (grad,) = torch.autograd.grad(loss, flat, allow_unused=True)
-    if grad is None:
-        return None
-    return gradient_error(grad.reshape(G1, B, *grad.shape[1:]), symmetry, elements)
+        tensors = [leaf for leaf, _ in leaves]
+        values = torch.autograd.grad(loss, tensors, allow_unused=True)
+    G1 = len(elements) + 1
+    grads = [
+        (io.split(torch.zeros_like(t) if g is None else g, G1), action)
+        for t, g, (_, action) in zip(tensors, values, leaves, strict=True)
+    ]
+    return gradient_error(grads, elements)
 
 
-def gradient_error(
-    grad: torch.Tensor, symmetry: Symmetry, elements: Sequence[TestElement]
-) -> tuple[float, int]:
-    """Max relative error of the gradients at g·x (``grad[1:]``) against g·(gradient at x)."""
-    expected = symmetry.in_action.apply(elements, grad[0])
-    _, rel = relative_errors(grad[1:], expected)
-    per = rel.max(dim=1).values
-    return float(per.max()), int(per.argmax())
+def gradient_error(grads: list, elements: Sequence[TestElement]) -> tuple[float, int]:
+    """Max relative error of the gradients at g·x (``grad[1:]``) against g·(gradient at x),
+    over the input leaves (each ``(copies, rows, ...)`` with the action on it)."""
+    worst, worst_i = 0.0, 0
+    for grad, action in grads:
+        expected = action.apply(elements, grad[0])
+        _, rel = relative_errors(grad[1:], expected)
+        per = rel.max(dim=1).values
+        if float(per.max()) >= worst:
+            worst, worst_i = float(per.max()), int(per.argmax())
+    return worst, worst_i
 
 
 def run_gradient(
@@ -100,12 +106,12 @@ def run_gradient(
     """
     exact_idx = [i for i, e in enumerate(elements) if e.exact]
     exact = [elements[i] for i in exact_idx]
-    if not exact or not x.is_floating_point():
+    if not exact or not symmetry.io.primary(x).is_floating_point():
         return None
     modes = []
     if eval_grad is not None:
         rows = [0] + [i + 1 for i in exact_idx]
-        measured = gradient_error(eval_grad[rows], symmetry, exact)
+        measured = gradient_error([(g[rows], action) for g, action in eval_grad], exact)
     else:
         measured = _gradient_error(model, symmetry, x, exact)
     if measured is None:

@@ -222,8 +222,9 @@ def select(
             continue
         inside = any(call.name.startswith(prefix) for prefix in declaring)
         on_data_path = any(
-            unwrap(a) is not None and unwrap(a).dim() > 0 and unwrap(a).shape[0] == recorder.total
+            unwrap(a) is not None and recorder.batched(unwrap(a))
             for a in call.raw_args[: len(call.in_tokens)]
+            if unwrap(a) is not None and unwrap(a).is_floating_point()
         )
         if not on_data_path:
             if inside or (is_library_module(call.module) and not call.in_tokens):

@@ -232,7 +232,7 @@ def compute_lie_derivative(
 
 
 def _attribute(model, symmetry, x, lie, padding, reference, shares, remainders) -> None:
-    recorder = Recorder(model, total=x.shape[0], keep=x.shape[0])
+    recorder = Recorder(model, copies=1)
     with torch.no_grad(), recorder:
         model(symmetry.model_input(model, x))
     leaves = _leaves(recorder)

@@ -46,6 +46,7 @@ def run_self_checks(
     seed: int = 0,
 ) -> SelfChecks:
     out = SelfChecks()
+    x = symmetry.io.primary(x)
     gen = torch.Generator().manual_seed(seed)
     y_probe = torch.randn(y.shape, generator=gen).to(y)  # tests the output action itself
     # every element applied once to x and to a probe output; the checks below share these

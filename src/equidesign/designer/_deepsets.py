@@ -37,30 +37,65 @@ def expand_deepsets(spec: Any, rule: Rule) -> ArchitecturePlan:
     plan.input_size = [spec.input.size or DEFAULT_SET_SIZE]
     if invariant:
         plan.layers = [
-            LayerPlan(name="phi", kind="PerElementMLP", role="per-element encoder",
-                      in_repr=per_elem, out_repr=hidden, features=depth, why=WHY["PerElementMLP"]),
-            LayerPlan(name="pool", kind="SumPool", role="invariant pooling", in_repr=hidden,
-                      out_repr=f"{width} invariant features", why=WHY["SumPool"]),
-            LayerPlan(name="rho", kind="InvariantMLP", role="readout",
-                      in_repr=f"{width} invariant features", out_repr=out_repr,
-                      features=width, why=WHY["InvariantMLP"]),
+            LayerPlan(
+                name="phi",
+                kind="PerElementMLP",
+                role="per-element encoder",
+                in_repr=per_elem,
+                out_repr=hidden,
+                features=depth,
+                why=WHY["PerElementMLP"],
+            ),
+            LayerPlan(
+                name="pool",
+                kind="SumPool",
+                role="invariant pooling",
+                in_repr=hidden,
+                out_repr=f"{width} invariant features",
+                why=WHY["SumPool"],
+            ),
+            LayerPlan(
+                name="rho",
+                kind="InvariantMLP",
+                role="readout",
+                in_repr=f"{width} invariant features",
+                out_repr=out_repr,
+                features=width,
+                why=WHY["InvariantMLP"],
+            ),
         ]
     else:
         layers = []
         for i in range(depth):
             layers.append(
-                LayerPlan(name=f"layers.{2 * i}", kind="SetLayer", role="equivariant set layer",
-                          in_repr=per_elem if i == 0 else hidden, out_repr=hidden,
-                          why=WHY["SetLayer"])
+                LayerPlan(
+                    name=f"layers.{2 * i}",
+                    kind="SetLayer",
+                    role="equivariant set layer",
+                    in_repr=per_elem if i == 0 else hidden,
+                    out_repr=hidden,
+                    why=WHY["SetLayer"],
+                )
             )
             layers.append(
-                LayerPlan(name=f"layers.{2 * i + 1}", kind="ReLU", role="nonlinearity",
-                          in_repr="trivial", out_repr="trivial",
-                          why="pointwise on each element's channels: commutes with reordering")
+                LayerPlan(
+                    name=f"layers.{2 * i + 1}",
+                    kind="ReLU",
+                    role="nonlinearity",
+                    in_repr="trivial",
+                    out_repr="trivial",
+                    why="pointwise on each element's channels: commutes with reordering",
+                )
             )
         layers.append(
-            LayerPlan(name="head", kind="SetLayer", role="per-element output", in_repr=hidden,
-                      out_repr=out_repr, why=WHY["SetLayer"])
+            LayerPlan(
+                name="head",
+                kind="SetLayer",
+                role="per-element output",
+                in_repr=hidden,
+                out_repr=out_repr,
+                why=WHY["SetLayer"],
+            )
         )
         plan.layers = layers
     plan.decisions += [

@@ -103,10 +103,16 @@ class InputSpec(_Model):
         default=None, ge=1, le=4096, description="features per set element or graph node"
     )
     edge_channels: int | None = Field(
-        default=None, ge=1, le=4096, description="features per graph edge (graphs with edge features)"
+        default=None,
+        ge=1,
+        le=4096,
+        description="features per graph edge (graphs with edge features)",
     )
     atom_types: int | None = Field(
-        default=None, ge=1, le=128, description="number of atom species (molecules: one-hot node types)"
+        default=None,
+        ge=1,
+        le=128,
+        description="number of atom species (molecules: one-hot node types)",
     )
 
     _rep = field_validator("representation")(classmethod(lambda cls, v: _rep(v)))

@@ -57,6 +57,16 @@ class Symmetry:
     _element_cache: dict = field(default_factory=dict, repr=False)
     _flows: Callable[[str, tuple | None], dict] | None = None
     _observer: Callable[[Any], None] | None = None
+    _io: Any = None
+
+    @property
+    def io(self) -> Any:
+        """How inputs are batched and split (tensors by default; PyG graphs for graph domains)."""
+        if self._io is None:
+            from .io import TensorIO
+
+            self._io = TensorIO(self.in_action)
+        return self._io
 
     def observe(self, x: Any) -> None:
         """Learn what the elements depend on from actual inputs (the size of a set)."""

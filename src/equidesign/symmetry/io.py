@@ -1,0 +1,123 @@
+"""How the copies of an input are batched for one forward pass, and how outputs come apart.
+
+Tensors ``(B, ...)`` stack along the batch axis. PyG graphs become one big ``Batch`` of
+``copies x B`` graphs (nodes, edges and graphs of each copy contiguous), so node-level outputs
+come back as ``(copies, N, ...)`` and graph-level ones as ``(copies, B, ...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from ..errors import SymmetryError
+from .actions import Action, TestElement
+
+__all__ = ["TensorIO", "GraphIO"]
+
+
+class TensorIO:
+    """Inputs that are one tensor ``(B, ...)``: the default."""
+
+    def __init__(self, action: Action):
+        self.action = action
+
+    def stack(self, x: torch.Tensor, elements: Sequence[TestElement]) -> torch.Tensor:
+        """``[x, g1·x, g2·x, ...]`` flattened to ``((1 + G)·B, ...)``."""
+        copies = self.action.apply(elements, x)
+        batch = torch.cat([x.unsqueeze(0), copies], 0)
+        return batch.reshape(-1, *x.shape[1:])
+
+    def split(self, out: torch.Tensor, copies: int) -> torch.Tensor:
+        return out.reshape(copies, -1, *out.shape[1:])
+
+    def primary(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def grad_leaves(self, stacked: torch.Tensor) -> tuple[Any, list[tuple[torch.Tensor, Action]]]:
+        leaf = stacked.detach().requires_grad_(True)
+        return leaf, [(leaf, self.action)]
+
+    def to(self, x: torch.Tensor, device, dtype) -> torch.Tensor:
+        if device is not None:
+            x = x.to(device=device)
+        return x.to(dtype) if x.is_floating_point() else x
+
+    def samples(self, x: torch.Tensor) -> int:
+        return int(x.shape[0])
+
+
+class GraphIO:
+    """PyG ``Data``/``Batch`` inputs acted on per node.
+
+    ``node_actions`` maps a node attribute (``x``, ``pos``) to the action on it (rows = nodes);
+    ``relabel`` rewrites ``edge_index`` for an element that reorders the nodes (``None`` when the
+    group leaves the node order alone, e.g. rotations).
+    """
+
+    def __init__(self, node_actions: dict[str, Action], relabel=None, primary: str = "x"):
+        self.node_actions = node_actions
+        self.relabel = relabel
+        self.primary_key = primary
+
+    @staticmethod
+    def _batch(x: Any):
+        from torch_geometric.data import Batch, Data
+
+        if isinstance(x, Batch):
+            return x
+        if isinstance(x, Data):
+            return Batch.from_data_list([x])
+        raise SymmetryError(
+            f"inputs: expected a torch_geometric Data or Batch, got {type(x).__name__}"
+        )
+
+    def _copy(self, batch, element: TestElement):
+        """The batch moved by one element (node attributes acted on, edges relabelled)."""
+        moved = batch.clone()
+        for key, action in self.node_actions.items():
+            if key in moved.keys():
+                moved[key] = action.apply([element], batch[key])[0]
+        if self.relabel is not None and "edge_index" in moved.keys():
+            moved.edge_index = self.relabel(element, batch.edge_index)
+        return moved
+
+    def stack(self, x: Any, elements: Sequence[TestElement]):
+        """One Batch of the original graphs followed by every moved copy, copy after copy."""
+        from torch_geometric.data import Batch
+
+        batch = self._batch(x)
+        graphs = batch.to_data_list()
+        for element in elements:
+            graphs += self._copy(batch, element).to_data_list()
+        return Batch.from_data_list(graphs)
+
+    def split(self, out: torch.Tensor, copies: int) -> torch.Tensor:
+        return out.reshape(copies, -1, *out.shape[1:])
+
+    def primary(self, x: Any) -> torch.Tensor:
+        return self._batch(x)[self.primary_key]
+
+    def grad_leaves(self, stacked):
+        leaves = []
+        for key, action in self.node_actions.items():
+            value = stacked[key]
+            if isinstance(value, torch.Tensor) and value.is_floating_point():
+                leaf = value.detach().requires_grad_(True)
+                stacked[key] = leaf
+                leaves.append((leaf, action))
+        return stacked, leaves
+
+    def to(self, x: Any, device, dtype):
+        batch = self._batch(x)
+        batch = batch.to(device) if device is not None else batch.clone()
+        for key in batch.keys():
+            value = batch[key]
+            if isinstance(value, torch.Tensor) and value.is_floating_point():
+                batch[key] = value.to(dtype)
+        return batch
+
+    def samples(self, x: Any) -> int:
+        return int(self._batch(x).num_graphs)
