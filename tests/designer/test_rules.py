@@ -64,7 +64,9 @@ def test_nonsense_combinations_are_refused_with_a_reason_and_a_suggestion(group,
 
 
 def test_families_without_templates_stop_with_family_and_library(tmp_path):
-    with pytest.raises(UnsupportedFamilyError, match=r"message-passing GNN \(torch_geometric\).*no model"):
+    with pytest.raises(
+        UnsupportedFamilyError, match=r"message-passing GNN \(torch_geometric\).*no model"
+    ):
         eqd.run(_spec("Sn", "graph"), tmp_path / "out")
     assert not (tmp_path / "out").exists()
 

@@ -74,7 +74,9 @@ class SetLayer(torch.nn.Module):
 
 
 class SnSetPerElement(torch.nn.Module):
-    """S_n-equivariant DeepSets model: permuting the set permutes the outputs alike."""
+    """S_n-equivariant DeepSets model.
+
+    Permuting the set permutes the outputs alike."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -95,7 +95,9 @@ class InvariantMLP(torch.nn.Module):
 
 
 class SnSetRegression(torch.nn.Module):
-    """S_n-invariant DeepSets model: permuting the set leaves the output unchanged."""
+    """S_n-invariant DeepSets model.
+
+    Permuting the set leaves the output unchanged."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -97,6 +97,10 @@ class Call:
     out_shape: tuple | None = None
 
 
+def _edge_index(tensor: torch.Tensor) -> bool:
+    return tensor.dim() == 2 and tensor.shape[0] == 2 and not tensor.is_floating_point()
+
+
 class Recorder:
     """Forward hooks that record every module call on the original inputs' share of the batch.
 
@@ -146,6 +150,9 @@ class Recorder:
         if tensor is None:
             return None, True
         if not self.batched(tensor):
+            if _edge_index(tensor) and tensor.shape[1] % self.copies == 0:
+                # graph structure: the first copy's edges come first, over its nodes
+                return tensor[:, : tensor.shape[1] // self.copies].clone(), True
             return None, False
         # the output of one layer is the input of the next: clone each tensor once per version
         # (an in-place layer bumps the version, so its output is recorded anew)
@@ -308,7 +315,11 @@ def _new_field_action(field_type: Any) -> Action:
 
 
 def assign_actions(
-    recorder: Recorder, G: Any, in_action: Action, out_action: Action
+    recorder: Recorder,
+    G: Any,
+    in_action: Action,
+    out_action: Action,
+    default: Any = None,
 ) -> tuple[dict[int, Action], dict[str, str]]:
     """Assign an action to every token whose action is known; see the module docstring.
 
@@ -363,6 +374,18 @@ def assign_actions(
             elif b in actions and a is not None and a not in actions:
                 actions[a] = actions[b]
                 changed = True
+    # 5. what the symmetry says of tensors by their shape alone (graphs: node-sized tensors
+    #    move with the nodes) -- the weakest evidence, checked by the layer tests like the rest
+    if default is not None:
+        for call in recorder.calls:
+            pairs = list(zip(call.in_tokens, call.in_shapes, strict=False))
+            pairs.append((call.out_token, call.out_shape))
+            for token, shape in pairs:
+                if token is None or token in actions or not shape:
+                    continue
+                action = default(shape[0] // recorder.copies, len(shape))
+                if action is not None:
+                    actions[token] = action
     return actions, notes
 
 

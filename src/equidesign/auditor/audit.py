@@ -192,6 +192,8 @@ def audit(
                     elements,
                     seed=seed,
                     chunk=chunk,
+                    relabel=symmetry.relabel,
+                    default_action=symmetry.default_action,
                 )
         if run_dtype == torch.float32:
             for t in tests:

@@ -88,6 +88,9 @@ class LayerTest:
     error_map: torch.Tensor | None = None  # (B, ...) per-position error for the worst element
     worst_element: TestElement | None = None
     extra: dict = field(default_factory=dict)
+    #: for layers with several inputs: per positional argument, its action, "index" (an
+    #: edge_index to relabel), or None (a value passed unchanged)
+    arg_plan: list | None = None
 
     @property
     def name(self) -> str:
@@ -204,7 +207,7 @@ def _silent(call: Call) -> bool:
 
 
 def select(
-    recorder: Recorder, actions: dict[int, Action], notes: dict[str, str]
+    recorder: Recorder, actions: dict[int, Action], notes: dict[str, str], relabel=None
 ) -> tuple[list[LayerTest], list[UntestedLayer]]:
     """Which calls can be tested alone, and why the others cannot."""
     tests, untested = [], []
@@ -231,6 +234,15 @@ def select(
                 continue
             untested.append(_untested(call, "its inputs do not carry the batch on the first axis"))
             continue
+        if len(call.in_tokens) > 1:
+            plan, reason = _multi_input_plan(call, actions, notes, relabel)
+            if reason:
+                if not inside:
+                    untested.append(_untested(call, reason))
+                continue
+            first = next(a for a in plan if isinstance(a, Action))
+            tests.append(LayerTest(call, first, actions[call.out_token], arg_plan=plan))
+            continue
         reason = _why_untestable(call, actions, notes)
         if reason:
             if not inside:
@@ -238,6 +250,36 @@ def select(
             continue
         tests.append(LayerTest(call, actions[call.in_tokens[0]], actions[call.out_token]))
     return tests, untested
+
+
+def _multi_input_plan(call, actions, notes, relabel) -> tuple[list, str]:
+    """How to move each argument of a layer with several inputs, or why it cannot be tested."""
+    if not call.sliceable:
+        return [], "one of its inputs does not carry the batch on its first axis"
+    if call.kwargs_tensors:
+        return [], "it takes tensors as keyword arguments"
+    if call.output is None:
+        return [], "its output is not a tensor"
+    if call.name in notes:
+        return [], notes[call.name]
+    if call.out_token not in actions:
+        return [], "the group action on its output is unknown"
+    plan = []
+    for arg, token in zip(call.raw_args, call.in_tokens, strict=False):
+        tensor = unwrap(arg)
+        if tensor is None:
+            plan.append(None)  # a plain value: passed as it is
+        elif token in actions:
+            plan.append(actions[token])
+        elif tensor.dim() == 2 and tensor.shape[0] == 2 and not tensor.is_floating_point():
+            plan.append("index")  # graph structure: relabelled with the nodes (if they move)
+        else:
+            return [], "the group action on one of its inputs is unknown"
+    if not any(isinstance(a, Action) for a in plan):
+        return [], "none of its inputs carries a known group action"
+    if "index" in plan and relabel is None:
+        plan = [None if a == "index" else a for a in plan]  # nodes keep their order
+    return plan, ""
 
 
 def _why_untestable(call: Call, actions: dict[int, Action], notes: dict[str, str]) -> str:
@@ -395,10 +437,14 @@ def run_layerwise(
     seed: int = 0,
     chunk: int | None = None,
     probe: bool = True,
+    relabel=None,
+    default_action=None,
 ) -> tuple[list[LayerTest], list[UntestedLayer]]:
     """Test every testable layer; containers of passing layers are not tested again."""
-    actions, notes = assign_actions(recorder, G, in_action, out_action)
-    tests, untested = select(recorder, actions, notes)
+    actions, notes = assign_actions(recorder, G, in_action, out_action, default_action)
+    tests, untested = select(recorder, actions, notes, relabel)
+    for t in tests:
+        t.extra["relabel"] = relabel
     # the identity is tested end to end; alone, layers are tested on the elements that move
     exact = [e for e in elements if e.exact and not e.identity]
     use = exact or [e for e in elements if not e.identity] or list(elements)
@@ -428,12 +474,55 @@ def run_layerwise(
             untested.append(_untested(test.call, f"calling it on transformed inputs failed: {exc}"))
             continue
         done.append(test)
+    # the parts of a tested library layer (PyG's aggregation inside a convolution, ...) are its
+    # implementation: listed as untested only when the layer itself could not be tested
+    tested_library = {t.name + "." for t in done if is_library_module(t.module)}
+    untested = [u for u in untested if not any(u.name.startswith(p) for p in tested_library)]
     return _merge_calls(done), untested
+
+
+def measure_multi(test: LayerTest, elements: Sequence[TestElement]):
+    """A layer with several inputs (node features and graph structure, ...), element by element."""
+    call, relabel = test.call, test.extra.get("relabel")
+    y = unwrap(call.output)
+    outs, expected = [], []
+    with torch.no_grad():
+        for e in elements:
+            args = []
+            for plan, recorded, raw in zip(test.arg_plan, call.args, call.raw_args, strict=False):
+                if plan is None:
+                    args.append(raw if recorded is None else recorded)
+                elif plan == "index":
+                    args.append(relabel(e, recorded))
+                else:
+                    moved = plan.apply([e], unwrap(recorded))[0]
+                    args.append(rewrap(recorded, moved))
+            outs.append(unwrap(call.module(*args)))
+            expected.append(test.out_action.apply([e], y)[0])
+    out, exp = torch.stack(outs), torch.stack(expected)
+    diff = out - exp
+    abs_err, rel_err = relative_errors(out, exp, diff)
+    return abs_err, rel_err, diff
 
 
 def _run_one(test, elements, seed, chunk, probe, probe_elements, cache) -> None:
     call = test.call
     h, y = call.args[0], unwrap(call.output)
+    if test.arg_plan is not None:
+        _, rel, diff = measure_multi(test, elements)
+        level, wi, _ = judge(rel, elements, torch.zeros(len(elements), dtype=torch.float64))
+        test.worst_element, test.error_map = elements[wi], diff[wi].detach()
+        test.result = LayerResult(
+            name=call.name,
+            kind=type(test.module).__name__,
+            max_rel=float(rel.max()),
+            level=level,
+            passed=passes(level),
+            in_action=" , ".join(a.describe() for a in test.arg_plan if isinstance(a, Action)),
+            out_action=test.out_action.describe(),
+            failing_element=None if passes(level) else elements[wi].label,
+        )
+        return
     _, rel, diff = measure(
         test.module,
         h,

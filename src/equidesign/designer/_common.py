@@ -62,6 +62,8 @@ def base_plan(
         rule=rule.name,
         input_repr=_input_repr(spec),
         input_size=size_list,
+        input_channels=spec.input.channels,
+        edge_channels=spec.input.edge_channels,
         output_repr=output_repr,
         output_dim=out_dim,
         width=spec.constraints.width,

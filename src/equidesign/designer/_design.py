@@ -13,6 +13,7 @@ from ..errors import DesignError, UnsupportedFamilyError
 from ._deepsets import expand_deepsets
 from ._emlp import expand_emlp
 from ._gcnn import expand_gcnn
+from ._gnn import expand_gnn
 from .checks import run_checks
 from .plan import Adjustment, ArchitecturePlan
 from .rules import Rule, select_rule
@@ -26,6 +27,7 @@ EXPANSIONS: dict[str, Callable[[Any, Rule], ArchitecturePlan]] = {
     "gcnn_escnn": expand_gcnn,
     "emlp_symm_learning": expand_emlp,
     "deepsets_torch": expand_deepsets,
+    "gnn_pyg": expand_gnn,
 }
 
 
@@ -90,6 +92,12 @@ class Design:
             return Symmetry.images(p.group, p.input_repr, out, size=tuple(p.input_size))
         if p.domain == "vector":
             return Symmetry.vectors(p.group, p.input_repr, out)
+        if p.domain == "graph":
+            module = self.module
+            return Symmetry.graphs(
+                node_level=p.symmetry_type == "Equivariant",
+                example=lambda batch, gen: module.example_input(batch, seed=self.plan.seed),
+            )
         if p.domain == "set":
             return Symmetry.sets(
                 "invariant" if p.symmetry_type == "Invariant" else "equivariant",

@@ -75,6 +75,8 @@ class ArchitecturePlan(_Model):
     rule: str
     input_repr: str
     input_size: list[int] | None = None
+    input_channels: int | None = Field(default=None, description="features per element/node")
+    edge_channels: int | None = Field(default=None, description="features per edge (graphs)")
     output_repr: str
     output_dim: int
     width: int

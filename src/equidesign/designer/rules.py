@@ -149,8 +149,8 @@ RULES: tuple[Rule, ...] = (
         family="message-passing GNN",
         library="torch_geometric",
         rationale="aggregating over neighbours with a symmetric function commutes with node "
-        "permutations",
-        template=None,
+        "permutations (GIN: as expressive as the 1-WL test)",
+        template="gnn_pyg",
         alternatives=(Alternative("graph transformer", "torch_geometric", "global attention"),),
     ),
     Rule(

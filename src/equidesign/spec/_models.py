@@ -1,21 +1,41 @@
-"""The spec as pydantic models (no torch, no escnn: validating a spec is instant)."""
+"""The spec as pydantic models (no torch, no escnn: validating a spec is instant).
+
+Single values are checked by :mod:`._values`, rules across fields by the table in
+:mod:`._rules`; every model forbids unknown keys. Integers are strict: ``true``, ``'5'`` and
+``5.0`` are not integers in a spec.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import keyword
-import re
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
-from ..errors import EquidesignError
-from ..groups import GROUP_NAMES_HELP, GroupInfo, parse_group, parse_rep_expr
+from ..groups import GROUP_NAMES_HELP, REP_NAMES_HELP, GroupInfo, parse_group
+from ._rules import check_scope, flatten
+from ._values import (
+    NAME_MAX_LENGTH,
+    SpecValueError,
+    canonical_group,
+    check_identifier,
+    check_printable,
+    check_representation,
+)
 
-__all__ = ["TaskSpec", "InputSpec", "OutputSpec", "Constraints", "DesignSpec", "CROSS_RULES"]
+__all__ = [
+    "DESCRIPTION_MAX_LENGTH",
+    "Constraints",
+    "DesignSpec",
+    "Domain",
+    "InputSpec",
+    "OutputSpec",
+    "TaskKind",
+    "TaskSpec",
+    "task_shorthand",
+]
 
 Domain = Literal["vector", "image2d", "image3d", "point_cloud", "graph", "set"]
 TaskKind = Literal[
@@ -27,305 +47,229 @@ TaskKind = Literal[
     "node_classification",
     "node_regression",
 ]
-_CLASS_TASKS = {"classification", "segmentation", "node_classification"}
-_TARGET_TASKS = {"regression", "node_regression"}
-_IMAGE_DOMAINS = {"image2d", "image3d"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+#: tasks whose ``targets`` default to one output
+_TARGET_TASKS = ("regression", "node_regression")
+DESCRIPTION_MAX_LENGTH = 500
+
+Int = Annotated[int, Strict()]
+Size = Annotated[int, Strict(), Field(ge=3, le=4096)]
+Representation = Annotated[str, AfterValidator(check_representation)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+    model_config = ConfigDict(extra="forbid")
+    #: the dotted path of this model in a spec; it checks the rules of that scope
+    rule_scope: ClassVar[str] = ""
+
+    def _check_rules(self) -> None:
+        prefix = f"{self.rule_scope}." if self.rule_scope else ""
+        check_scope(flatten(self.model_dump(), prefix), self.rule_scope)
 
 
-def _rep(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        parse_rep_expr(value)
-    except EquidesignError as exc:
-        raise ValueError(str(exc).split(": ", 1)[-1]) from None
-    return value
+def task_shorthand(value: Any) -> Any:
+    """``task: regression`` means ``task: {kind: regression}``."""
+    return {"kind": value} if isinstance(value, str) else value
 
 
 class TaskSpec(_Model):
     """What the model predicts."""
 
-    kind: TaskKind = Field(description="classification, regression, segmentation, forces, ...")
-    classes: int | None = Field(
-        default=None, ge=2, description="number of classes (classification, segmentation)"
+    rule_scope: ClassVar[str] = "task"
+
+    kind: TaskKind = Field(
+        description="what is predicted: classification, regression, segmentation, forces, "
+        "energy_forces, node_classification or node_regression",
+        examples=["classification"],
     )
-    targets: int | None = Field(default=None, ge=1, description="number of regression targets")
+    classes: Int | None = Field(
+        default=None,
+        ge=2,
+        description="number of classes; required for classification, segmentation and "
+        "node_classification, not allowed otherwise",
+        examples=[10],
+    )
+    targets: Int | None = Field(
+        default=None,
+        ge=1,
+        description="number of predicted values (regression); default 1 for regression and "
+        "node_regression, not allowed for class-predicting tasks",
+        examples=[1],
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
-        return {"kind": value} if isinstance(value, str) else value
+        return task_shorthand(value)
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> TaskSpec:
-        if self.kind in _CLASS_TASKS and self.classes is None:
-            raise PydanticCustomError(
-                "spec_missing",
-                "{kind} needs the number of classes; add e.g. 'classes: 10' under task",
-                {"kind": self.kind, "field": "classes"},
-            )
-        if self.kind not in _CLASS_TASKS and self.classes is not None:
-            raise PydanticCustomError(
-                "spec_forbidden",
-                "{kind} has no classes; remove 'classes' (use 'targets' for regression)",
-                {"kind": self.kind, "field": "classes"},
-            )
-        if self.kind in _CLASS_TASKS and self.targets is not None:
-            raise PydanticCustomError(
-                "spec_forbidden",
-                "{kind} predicts classes, not targets; remove 'targets'",
-                {"kind": self.kind, "field": "targets"},
-            )
+        self._check_rules()
         if self.kind in _TARGET_TASKS and self.targets is None:
             self.targets = 1
         return self
 
 
 class InputSpec(_Model):
-    """What the model takes."""
+    """What the model takes, and how the group acts on it."""
 
-    representation: str = Field(
+    rule_scope: ClassVar[str] = "input"
+
+    representation: Representation = Field(
         default="trivial",
         description="how the group acts on the input: per pixel for images ('3 x trivial' = RGB), "
-        "on the whole vector for 'vector' (e.g. '2 x regular')",
+        f"on the whole vector for 'vector' (e.g. '2 x regular'); {REP_NAMES_HELP}",
+        examples=["3 x trivial"],
     )
-    size: int | list[int] | None = Field(
+    size: Size | Annotated[list[Size], Field(min_length=2, max_length=3)] | None = Field(
         default=None,
-        description="spatial size of images: H (square) or [H, W] (image2d), [D, H, W] (image3d); "
-        "for sets, graphs and point clouds the number of elements/nodes in example inputs",
+        description="image size from 3 to 4096: N or [H, W] (image2d), N or [D, H, W] (image3d), "
+        "required for images; the number of elements of example inputs for sets, graphs and "
+        "point clouds; not allowed for vectors",
+        examples=[29],
     )
-    channels: int | None = Field(
-        default=None, ge=1, le=4096, description="features per set element or graph node"
+    channels: Int | None = Field(
+        default=None,
+        ge=1,
+        le=4096,
+        description="features per set element or graph node (required for set and graph)",
+        examples=[8],
     )
-    edge_channels: int | None = Field(
+    edge_channels: Int | None = Field(
         default=None,
         ge=1,
         le=4096,
         description="features per graph edge (graphs with edge features)",
+        examples=[4],
     )
-    atom_types: int | None = Field(
+    atom_types: Int | None = Field(
         default=None,
         ge=1,
         le=128,
         description="number of atom species (molecules: one-hot node types)",
+        examples=[5],
     )
-
-    _rep = field_validator("representation")(classmethod(lambda cls, v: _rep(v)))
-
-    @field_validator("size")
-    @classmethod
-    def _size(cls, value: int | list[int] | None) -> int | list[int] | None:
-        sizes = [value] if isinstance(value, int) else (value or [])
-        for n in sizes:
-            if not 3 <= n <= 4096:
-                raise ValueError(f"size {n} is out of range; use sizes from 3 to 4096 pixels")
-        if isinstance(value, list) and len(value) not in (2, 3):
-            raise ValueError(f"{value} has {len(value)} entries; use H, [H, W] or [D, H, W]")
-        return value
 
 
 class OutputSpec(_Model):
     """What the model returns and how the group acts on it."""
 
-    type: Literal["invariant", "equivariant"] = Field(
-        description="invariant (the group does not change it) or equivariant"
-    )
-    representation: str | None = Field(
-        default=None,
-        description="how the group acts on an equivariant output (per pixel for dense outputs)",
-    )
+    rule_scope: ClassVar[str] = "output"
 
-    _rep = field_validator("representation")(classmethod(lambda cls, v: _rep(v)))
+    type: Literal["invariant", "equivariant"] = Field(
+        description="invariant (the group does not change it) or equivariant (it transforms "
+        "with the input)",
+        examples=["invariant"],
+    )
+    representation: Representation | None = Field(
+        default=None,
+        description="how the group acts on an equivariant output (per pixel for dense outputs); "
+        "required when equivariant, not allowed when invariant",
+        examples=["regular"],
+    )
 
     @model_validator(mode="after")
-    def _rep_for_type(self) -> OutputSpec:
-        if self.type == "equivariant" and self.representation is None:
-            raise PydanticCustomError(
-                "spec_missing",
-                "an equivariant output needs its representation; add e.g. 'representation: "
-                "regular' under output",
-                {"field": "representation"},
-            )
-        if self.type == "invariant" and self.representation is not None:
-            raise PydanticCustomError(
-                "spec_forbidden",
-                "an invariant output has the trivial action; remove 'representation' or use "
-                "'type: equivariant'",
-                {"field": "representation"},
-            )
+    def _representation_for_type(self) -> OutputSpec:
+        self._check_rules()
         return self
+
+
+def _odd(value: int) -> int:
+    if value % 2 == 0:
+        raise SpecValueError(
+            f"{value} is even; kernel sizes must be odd: an even kernel has no centre pixel, so "
+            "rotations about the centre move it off the grid; use 3, 5 or 7"
+        )
+    return value
 
 
 class Constraints(_Model):
     """Size and numerics of the model."""
 
-    width: int = Field(default=8, ge=1, le=1024, description="fields (regular copies) per layer")
-    depth: int = Field(default=3, ge=1, le=64, description="number of hidden blocks")
-    kernel_size: int = Field(default=5, ge=1, le=31, description="convolution kernel size (odd)")
-    max_params: int | None = Field(default=None, ge=1, description="upper bound on parameters")
-    dtype: Literal["float32", "float64"] = Field(default="float32", description="parameter dtype")
-    seed: int = Field(default=0, ge=0, description="seed of parameter initialisation")
+    rule_scope: ClassVar[str] = "constraints"
 
-    @field_validator("kernel_size")
-    @classmethod
-    def _odd(cls, value: int) -> int:
-        if value % 2 == 0:
-            raise ValueError(
-                f"{value} is even; kernel sizes must be odd: an even kernel has no centre pixel, "
-                "so rotations about the centre move it off the grid; use 3, 5 or 7"
-            )
-        return value
-
-
-#: (condition on the spec, field path, message) -- the cross-field rules, as data
-CROSS_RULES: tuple[tuple[Any, str, str], ...] = (
-    (
-        lambda s: s.task.kind == "segmentation" and s.domain not in _IMAGE_DOMAINS,
-        "task.kind",
-        "segmentation predicts per-pixel outputs; use domain image2d or image3d",
-    ),
-    (
-        lambda s: s.task.kind in ("forces", "energy_forces") and s.domain != "point_cloud",
-        "task.kind",
-        "forces are per-atom vectors; use domain point_cloud",
-    ),
-    (
-        lambda s: s.task.kind == "node_classification" and s.domain != "graph",
-        "task.kind",
-        "node_classification labels graph nodes; use domain graph",
-    ),
-    (
-        lambda s: s.task.kind == "node_regression" and s.domain not in ("graph", "point_cloud"),
-        "task.kind",
-        "node_regression predicts per-node values; use domain graph or point_cloud",
-    ),
-    (
-        lambda s: s.task.kind == "segmentation" and s.output.type != "equivariant",
-        "output.type",
-        "segmentation outputs move with the image; use 'type: equivariant' with "
-        "'representation: trivial' (per-pixel class scores)",
-    ),
-    (
-        lambda s: s.task.kind == "classification" and s.output.type != "invariant",
-        "output.type",
-        "class scores do not change when the input is transformed; use 'type: invariant'",
-    ),
-    (
-        lambda s: s.domain in _IMAGE_DOMAINS and s.input.size is None,
-        "input.size",
-        "images need a size; add e.g. 'size: 29' under input",
-    ),
-    (
-        lambda s: s.domain == "vector" and s.input.size is not None,
-        "input.size",
-        "vectors have no size (their dimension is the representation's); remove it",
-    ),
-    (
-        lambda s: s.domain not in _IMAGE_DOMAINS and isinstance(s.input.size, list),
-        "input.size",
-        "sets, graphs and point clouds take one number of elements, not a list",
-    ),
-    (
-        lambda s: s.domain in ("set", "graph") and s.input.channels is None,
-        "input.channels",
-        "sets and graphs need the number of features per element; add e.g. 'channels: 8' "
-        "under input",
-    ),
-    (
-        lambda s: s.domain not in ("set", "graph") and s.input.channels is not None,
-        "input.channels",
-        "only sets and graphs take channels (images and vectors: use representation)",
-    ),
-    (
-        lambda s: s.domain != "graph" and s.input.edge_channels is not None,
-        "input.edge_channels",
-        "only graphs have edge features; remove it",
-    ),
-    (
-        lambda s: s.domain != "point_cloud" and s.input.atom_types is not None,
-        "input.atom_types",
-        "atom types are for molecules (domain point_cloud); remove it",
-    ),
-)
+    width: Int = Field(
+        default=8,
+        ge=1,
+        le=1024,
+        description="channels per hidden layer: copies of the regular representation (fields)",
+    )
+    depth: Int = Field(default=3, ge=1, le=64, description="number of hidden blocks")
+    kernel_size: Annotated[Int, AfterValidator(_odd)] = Field(
+        default=5, ge=1, le=31, description="convolution kernel size (odd, so it has a centre)"
+    )
+    max_params: Int | None = Field(
+        default=None,
+        ge=1,
+        description="upper bound on trainable parameters; the width shrinks to fit",
+        examples=[100000],
+    )
+    dtype: Literal["float32", "float64"] = Field(
+        default="float32", description="dtype of the parameters"
+    )
+    seed: Int = Field(default=0, ge=0, description="seed of parameter initialisation")
 
 
 class DesignSpec(_Model):
-    """A design spec: group, domain, task, output and constraints."""
+    """A design spec: group, domain, task, input, output and constraints."""
 
-    name: str = Field(description="a Python identifier; names the generated class and module")
-    description: str = Field(default="", description="free text for the generated docstring")
-    group: str = Field(description=f"the symmetry group; {GROUP_NAMES_HELP}")
-    domain: Domain = Field(description="vector, image2d, image3d, point_cloud, graph or set")
-    task: TaskSpec = Field(description="what the model predicts (a mapping, or a bare kind)")
+    name: Annotated[str, AfterValidator(check_identifier)] = Field(
+        json_schema_extra={"pattern": "^[A-Za-z][A-Za-z0-9_]*$", "maxLength": NAME_MAX_LENGTH},
+        description="a Python identifier (ASCII, not starting with '_', not a keyword, at most "
+        f"{NAME_MAX_LENGTH} characters); names the generated class and module",
+        examples=["c4_classifier"],
+    )
+    description: Annotated[str, AfterValidator(check_printable)] = Field(
+        default="",
+        max_length=DESCRIPTION_MAX_LENGTH,
+        description="free text for the generated docstring (printable characters and newlines, "
+        f"at most {DESCRIPTION_MAX_LENGTH} characters)",
+    )
+    group: Annotated[str, AfterValidator(canonical_group)] = Field(
+        description=f"the symmetry group; {GROUP_NAMES_HELP}", examples=["C4"]
+    )
+    domain: Domain = Field(
+        description="the data: vector, image2d, image3d, point_cloud, graph or set",
+        examples=["image2d"],
+    )
+    task: TaskSpec = Field(
+        description="what the model predicts: a mapping, or a bare kind that needs no other field "
+        "(task: regression)",
+        examples=[{"kind": "classification", "classes": 10}],
+    )
     input: InputSpec = Field(
-        default_factory=InputSpec, description="how the group acts on the input, and its size"
+        default_factory=InputSpec,
+        description="how the group acts on the input, and its size",
     )
-    output: OutputSpec = Field(description="invariant or equivariant, with its representation")
+    output: OutputSpec = Field(
+        description="invariant or equivariant, with its representation",
+        examples=[{"type": "invariant"}],
+    )
     constraints: Constraints = Field(
-        default_factory=Constraints, description="width, depth, kernel, budget, dtype, seed"
+        default_factory=Constraints,
+        description="width, depth, kernel size, parameter budget, dtype and seed",
     )
-
-    @field_validator("name")
-    @classmethod
-    def _identifier(cls, value: str) -> str:
-        if (
-            not value.isidentifier()
-            or keyword.iskeyword(value)
-            or value.startswith("_")
-            or len(value) > 64
-            or not value.isascii()
-        ):
-            raise ValueError(
-                f"{value!r} is not a valid name; use a Python identifier of ASCII letters, digits "
-                "and underscores, not starting with '_' or a digit, at most 64 characters, e.g. "
-                "c4_classifier"
-            )
-        return value
-
-    @field_validator("description")
-    @classmethod
-    def _description(cls, value: str) -> str:
-        if len(value) > 500:
-            raise ValueError(f"{len(value)} characters; keep the description under 500")
-        if _CONTROL.search(value.replace("\t", " ")):
-            raise ValueError("contains control characters; use plain text and newlines")
-        return value
-
-    @field_validator("group")
-    @classmethod
-    def _group(cls, value: str) -> str:
-        try:
-            return parse_group(value).name
-        except EquidesignError as exc:
-            raise ValueError(str(exc).split(": ", 1)[-1]) from None
 
     @model_validator(mode="after")
-    def _cross(self) -> DesignSpec:
-        problems = [(f, m) for cond, f, m in CROSS_RULES if cond(self)]
-        if problems:
-            raise PydanticCustomError(
-                "spec_cross",
-                "\n".join(m for _, m in problems),
-                {"fields": [f for f, _ in problems]},
-            )
+    def _cross_field_rules(self) -> DesignSpec:
+        self._check_rules()
         return self
 
     @property
     def group_info(self) -> GroupInfo:
+        """The group from the catalogue."""
         return parse_group(self.group)
 
     def spec_hash(self) -> str:
-        """sha256 of the canonical JSON of the spec (independent of key order and formatting)."""
+        """sha256 (hex) of the canonical JSON of the spec: independent of key order and layout."""
         text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
     def to_yaml(self) -> str:
-        """The spec as canonical YAML (field order, defaults written out, unset options left out)."""
+        """The spec as canonical YAML: keys in field order, defaults written out.
+
+        Options that are unset (``None``) are left out, so that the text loads back to an equal
+        spec and reads like one a person wrote.
+        """
         return yaml.safe_dump(
             self.model_dump(mode="json", exclude_none=True),
             sort_keys=False,

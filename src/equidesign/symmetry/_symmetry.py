@@ -58,6 +58,10 @@ class Symmetry:
     _flows: Callable[[str, tuple | None], dict] | None = None
     _observer: Callable[[Any], None] | None = None
     _io: Any = None
+    #: rewrites index tensors (edge_index) for an element that reorders what they index
+    relabel: Callable[[Any, torch.Tensor], torch.Tensor] | None = None
+    #: the action on an inner tensor known only by its shape: (rows, dims) -> Action or None
+    default_action: Callable[[int, int], Any] | None = None
 
     @property
     def io(self) -> Any:
@@ -162,6 +166,25 @@ class Symmetry:
         from ._sets import set_symmetry
 
         return set_symmetry(cls, out, size=size, channels=channels, n_random=n_random)
+
+    @classmethod
+    def graphs(
+        cls,
+        node_level: bool = True,
+        *,
+        n_random: int = 8,
+        example: Callable[[int, torch.Generator], Any] | None = None,
+    ) -> Symmetry:
+        """S_n permuting the nodes of PyG graphs (``Data``/``Batch``), within each graph.
+
+        The model is called as ``model(batch)``; node features ``x`` move with the nodes,
+        ``edge_index`` is relabelled, edge attributes keep their order. Outputs are node-level
+        ``(N, C)`` (``node_level=True``, permuted with the nodes) or graph-level ``(B, C)``
+        (invariant). ``example(batch, generator)`` lets the audit make inputs.
+        """
+        from ._graphs import graph_symmetry
+
+        return graph_symmetry(cls, node_level, n_random, example)
 
     @classmethod
     def custom(

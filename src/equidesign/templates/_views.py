@@ -287,7 +287,7 @@ class DeepSetsView(_BaseView):
         p = self.plan
         invariant = p.symmetry_type == "Invariant"
         seen: set[str] = set()
-        channels = int(p.input_repr.split()[0])
+        channels = p.input_channels
         width = p.width
         layers = []
         if invariant:
@@ -324,7 +324,7 @@ class DeepSetsView(_BaseView):
             invariant=invariant,
             layers=layers,
             forward=forward,
-            class_doc=f"S_n-{p.symmetry_type.lower()} DeepSets model: permuting the set "
+            class_doc=f"S_n-{p.symmetry_type.lower()} DeepSets model.\n\n    Permuting the set "
             + ("leaves the output unchanged." if invariant else "permutes the outputs alike."),
             forward_doc=f"(B, N, {channels}) sets -> "
             + (f"(B, {p.output_dim})" if invariant else f"(B, N, {p.output_dim})")
@@ -335,10 +335,74 @@ class DeepSetsView(_BaseView):
         return ctx
 
 
+class GNNView(_BaseView):
+    """Message-passing GNN on PyG graphs (template ``gnn_pyg.py.j2``)."""
+
+    template = "gnn_pyg.py.j2"
+
+    def context(self) -> dict[str, Any]:
+        p = self.plan
+        seen: set[str] = set()
+        channels, edge = p.input_channels, p.edge_channels
+        conv = next(layer.kind for layer in p.layers if layer.name.startswith("convs."))
+        width, depth = p.width, sum(1 for layer in p.layers if layer.name.startswith("convs."))
+        node_level = not any(layer.name == "pool" for layer in p.layers)
+        gin_mlp = f"mlp([{width}, {width}, {width}])"
+        conv_code = (
+            f"{conv}({gin_mlp}, edge_dim={edge})" if conv == "GINEConv" else f"{conv}({gin_mlp})"
+        )
+        codes = {
+            "encoder": f"torch.nn.Linear({channels}, {width})",
+            "pool": "SumPool()",
+            "head": f"mlp([{width}, {max(16, 2 * width)}, {p.output_dim}])",
+        }
+        layers = []
+        first_conv = next(layer for layer in p.layers if layer.name.startswith("convs."))
+        for layer in p.layers:
+            if layer.name.startswith("convs."):
+                if layer is first_conv:
+                    layers.append(
+                        LayerView(
+                            "convs",
+                            f"torch.nn.ModuleList([{conv_code} for _ in range({depth})])",
+                            _comment(layer, seen),
+                        )
+                    )
+                continue
+            layers.append(LayerView(layer.name, codes[layer.name], _comment(layer, seen)))
+        ctx = self.common()
+        ctx.update(
+            layers=layers,
+            conv=conv,
+            edge_channels=edge,
+            node_level=node_level,
+            nodes=p.input_size[0],
+            channels=channels,
+            class_doc=f"S_n-{p.symmetry_type.lower()} message-passing GNN ({conv}, PyG).\n\n    "
+            + (
+                "Relabelling the nodes relabels the outputs."
+                if node_level
+                else "The output does not depend on how the nodes are labelled."
+            ),
+            forward_doc="A PyG Batch -> "
+            + (
+                f"(N, {p.output_dim}) node outputs."
+                if node_level
+                else f"(B, {p.output_dim}) graph outputs."
+            ),
+        )
+        return ctx
+
+
 def _reps(group: GroupInfo, expr: str):
     from ..groups import build_rep_list
 
     return build_rep_list(group, expr)
 
 
-VIEWS = {"gcnn_escnn": GCNNView, "emlp_symm_learning": EMLPView, "deepsets_torch": DeepSetsView}
+VIEWS = {
+    "gcnn_escnn": GCNNView,
+    "emlp_symm_learning": EMLPView,
+    "deepsets_torch": DeepSetsView,
+    "gnn_pyg": GNNView,
+}

@@ -1,0 +1,140 @@
+"""Checks of single values (names, free text, groups, representations) shared by spec models.
+
+Each check returns the value (or its canonical form) or raises a :class:`SpecValueError` whose
+message names the bad value and what is allowed. pydantic reports it as an error of type
+``spec_value``; :mod:`._errors` turns it into a located :class:`~equidesign.errors.Problem`.
+"""
+
+from __future__ import annotations
+
+import keyword
+import reprlib
+import unicodedata
+from typing import Any
+
+from pydantic_core import PydanticCustomError
+
+from ..errors import EquidesignError
+from ..groups import parse_group, parse_rep_expr
+
+__all__ = [
+    "NAME_MAX_LENGTH",
+    "SpecValueError",
+    "canonical_group",
+    "check_identifier",
+    "check_printable",
+    "check_representation",
+    "short_repr",
+]
+
+NAME_MAX_LENGTH = 64
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = 60
+_REPR.maxother = 60
+_REPR.maxlevel = 2
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 4
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)``, shortened so that a message stays one readable line.
+
+    Bounded for any input, also for the deeply shared structures YAML aliases build.
+
+    >>> short_repr("five")
+    "'five'"
+    >>> len(short_repr("a" * 1000)) <= 60
+    True
+    """
+    return _REPR.repr(value)
+
+
+def SpecValueError(message: str) -> PydanticCustomError:  # noqa: N802 - reads as an exception
+    """The error a value check raises; ``message`` is shown as is (no template expansion)."""
+    return PydanticCustomError("spec_value", "{message}", {"message": message})
+
+
+_NAME_FIX = (
+    "use a Python identifier of ASCII letters, digits and underscores that starts with a letter, "
+    f"at most {NAME_MAX_LENGTH} characters, e.g. 'c4_classifier'"
+)
+
+
+def _name_defect(value: str) -> str | None:
+    if not value:
+        return "it is empty"
+    if len(value) > NAME_MAX_LENGTH:
+        return f"it has {len(value)} characters"
+    if not value.isascii():
+        return "it has non-ASCII characters"
+    if not value.isidentifier():
+        return "it is not a Python identifier"
+    if keyword.iskeyword(value):
+        return "it is a Python keyword"
+    if value.startswith("_"):
+        return "it starts with '_'"
+    return None
+
+
+def check_identifier(value: str) -> str:
+    """Accept a name that can become a Python class and module name in generated code.
+
+    >>> check_identifier("c4_classifier")
+    'c4_classifier'
+    """
+    defect = _name_defect(value)
+    if defect is not None:
+        raise SpecValueError(f"{short_repr(value)} is not a valid name: {defect}; {_NAME_FIX}")
+    return value
+
+
+def check_printable(value: str) -> str:
+    """Accept printable text and newlines; refuse control and invisible format characters.
+
+    >>> check_printable("two\\nlines")
+    'two\\nlines'
+    """
+    for i, ch in enumerate(value):
+        if ch != "\n" and not ch.isprintable():
+            name = unicodedata.name(ch, "a control character")
+            raise SpecValueError(
+                f"{short_repr(value)} contains U+{ord(ch):04X} ({name.lower()}) at position {i}; "
+                "use printable text and newlines"
+            )
+    return value
+
+
+def _library_message(exc: EquidesignError, value: str) -> str:
+    """The groups module's message without its field prefix and without a repeated value."""
+    text = str(exc)
+    for prefix in ("group: ", "representation: "):
+        text = text.removeprefix(prefix)
+    doubled = f"{value!r}: {value.strip()!r} "
+    if text.startswith(doubled):
+        text = f"{value!r} " + text[len(doubled) :]
+    return text
+
+
+def canonical_group(value: str) -> str:
+    """The catalogue's canonical name of a group (``"so(2)"`` -> ``"SO2"``).
+
+    >>> canonical_group("e3 x sn")
+    'E3 x Sn'
+    """
+    try:
+        return parse_group(value).name
+    except EquidesignError as exc:
+        raise SpecValueError(_library_message(exc, value)) from None
+
+
+def check_representation(value: str) -> str:
+    """Accept a representation expression such as ``'2 x regular + irrep(1)'`` (kept as written).
+
+    >>> check_representation("3 x trivial")
+    '3 x trivial'
+    """
+    try:
+        parse_rep_expr(value)
+    except EquidesignError as exc:
+        raise SpecValueError(_library_message(exc, value)) from None
+    return value
