@@ -195,7 +195,11 @@ class Constraints(_Model):
     )
     depth: Int = Field(default=3, ge=1, le=64, description="number of hidden blocks")
     kernel_size: Annotated[Int, AfterValidator(_odd)] = Field(
-        default=5, ge=1, le=31, description="convolution kernel size (odd, so it has a centre)"
+        default=5,
+        ge=1,
+        le=31,
+        description="convolution kernel size (odd, so it has a centre)",
+        json_schema_extra={"not": {"multipleOf": 2}},
     )
     max_params: Int | None = Field(
         default=None,

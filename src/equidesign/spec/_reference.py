@@ -1,8 +1,10 @@
-"""The spec reference (``docs/spec-reference.md``), generated from the JSON Schema."""
+"""The spec reference (``docs/spec-reference.md``), generated from the JSON Schema and the
+rule table."""
 
 from __future__ import annotations
 
-from ._loader import spec_json_schema
+from ._rules import SPEC_RULES
+from ._schema import spec_json_schema
 
 __all__ = ["spec_reference_markdown"]
 
@@ -32,8 +34,9 @@ def _table(schema: dict, defs: dict, prefix: str) -> list[str]:
         rows.append(
             f"| `{prefix}{name}` | {_type(prop, defs)} | {default} | {prop.get('description', '')} |"
         )
-        if "$ref" in prop:
-            nested.append((name, defs[prop["$ref"].split("/")[-1]]))
+        refs = [p["$ref"] for p in (prop, *prop.get("anyOf", [])) if "$ref" in p]
+        if refs:
+            nested.append((name, defs[refs[0].split("/")[-1]]))
     out = rows
     for name, sub in nested:
         out += ["", f"### `{prefix}{name}`", ""]
@@ -44,6 +47,7 @@ def _table(schema: dict, defs: dict, prefix: str) -> list[str]:
 
 
 def spec_reference_markdown() -> str:
+    """The markdown of ``docs/spec-reference.md``."""
     schema = spec_json_schema()
     defs = schema.get("$defs", {})
     lines = [
@@ -63,10 +67,10 @@ def spec_reference_markdown() -> str:
         "",
         "## Cross-field rules",
         "",
-        "- segmentation needs domain `image2d`/`image3d` and an equivariant output;",
-        "- classification outputs are invariant;",
-        "- forces need domain `point_cloud`; node tasks need `graph` (or `point_cloud`);",
-        "- image domains need `input.size`; other domains must not have one.",
+        "Each rule names the field its problem is reported at.",
         "",
     ]
+    lines += [f"- `{rule.field}`: {rule.doc};" for rule in SPEC_RULES]
+    lines[-1] = lines[-1].removesuffix(";") + "."
+    lines.append("")
     return "\n".join(lines)

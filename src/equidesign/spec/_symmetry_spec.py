@@ -3,15 +3,35 @@ outputs, in the spec's vocabulary."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
-from ..errors import EquidesignError
-from ..groups import GROUP_NAMES_HELP, parse_group, parse_rep_expr
+from ..groups import GROUP_NAMES_HELP
+from ._rules import SpecRule, check_scope
+from ._values import canonical_group, check_representation
 
-__all__ = ["SymmetrySpec", "load_symmetry_spec"]
+__all__ = ["SYMMETRY_RULES", "SymmetrySpec", "load_symmetry_spec"]
+
+Int = Annotated[int, Strict()]
+
+
+def _output_representation(value: str) -> str:
+    if value.strip().lower() != "invariant":
+        check_representation(value)
+    return value
+
+
+SYMMETRY_RULES: tuple[SpecRule, ...] = (
+    SpecRule(
+        field="size",
+        reads=("domain", "size"),
+        broken=lambda v: v["domain"] == "vector" and v["size"] is not None,
+        message=lambda v: "vectors have no size; remove it",
+        position="key",
+        doc="`vector` must not have `size`",
+    ),
+)
 
 
 class SymmetrySpec(BaseModel):
@@ -22,57 +42,32 @@ class SymmetrySpec(BaseModel):
     domain: Literal["image2d", "vector"] = Field(
         description="image2d (B, C, H, W) or vector (B, D)"
     )
-    group: str = Field(description=f"the symmetry group; {GROUP_NAMES_HELP}")
-    input: str = Field(
+    group: Annotated[str, AfterValidator(canonical_group)] = Field(
+        description=f"the symmetry group; {GROUP_NAMES_HELP}", examples=["C4"]
+    )
+    input: Annotated[str, AfterValidator(check_representation)] = Field(
         default="trivial",
         description="representation on the input: per pixel for images, the whole vector otherwise",
     )
-    output: str = Field(
+    output: Annotated[str, AfterValidator(_output_representation)] = Field(
         default="invariant",
         description="'invariant', or the representation on the output (per pixel for dense maps)",
     )
-    size: int | list[int] | None = Field(
+    size: Annotated[int, Strict(), Field(ge=3, le=4096)] | list[Int] | None = Field(
         default=None, description="image size for random inputs when the factory gives none"
     )
     lie_derivative: bool | None = Field(
         default=None, description="also compute the Lie derivative (default: continuous groups)"
     )
-    seed: int = Field(default=0, ge=0, description="seed of inputs, elements and probes")
-    n_inputs: int = Field(default=4, ge=1, le=1024, description="random inputs when needed")
+    seed: Int = Field(default=0, ge=0, description="seed of inputs, elements and probes")
+    n_inputs: Int = Field(default=4, ge=1, le=1024, description="random inputs when needed")
     dtype: Literal["float32", "float64"] | None = Field(
         default=None, description="dtype of the audit (default: the model's)"
     )
 
-    @field_validator("group")
-    @classmethod
-    def _group(cls, value: str) -> str:
-        try:
-            return parse_group(value).name
-        except EquidesignError as exc:
-            raise ValueError(str(exc).split(": ", 1)[-1]) from None
-
-    @field_validator("input")
-    @classmethod
-    def _input(cls, value: str) -> str:
-        try:
-            parse_rep_expr(value)
-        except EquidesignError as exc:
-            raise ValueError(str(exc).split(": ", 1)[-1]) from None
-        return value
-
-    @field_validator("output")
-    @classmethod
-    def _output(cls, value: str) -> str:
-        if value.strip().lower() != "invariant":
-            cls._input(value)
-        return value
-
     @model_validator(mode="after")
-    def _size_for_images(self) -> SymmetrySpec:
-        if self.domain == "vector" and self.size is not None:
-            raise PydanticCustomError(
-                "spec_forbidden", "vectors have no size; remove it", {"field": "size"}
-            )
+    def _rules(self) -> SymmetrySpec:
+        check_scope(self.model_dump(), "", SYMMETRY_RULES)
         return self
 
     def symmetry(self) -> Any:
@@ -86,7 +81,11 @@ class SymmetrySpec(BaseModel):
 
 
 def load_symmetry_spec(source: Any) -> SymmetrySpec:
-    """A symmetry file from a path, YAML text or a dict, with located one-line problems."""
+    """A symmetry file from a path, YAML text or a dict, with located one-line problems.
+
+    Raises:
+        SpecError: every problem at once, one line each.
+    """
     from ._loader import load_model
 
-    return load_model(SymmetrySpec, source, "symmetry file")
+    return load_model(SymmetrySpec, source, "symmetry file", SYMMETRY_RULES)

@@ -91,7 +91,7 @@ def _syntax_problem(exc: yaml.YAMLError, source: str) -> Problem:
     line, column = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     if "could not determine a constructor" in problem:
-        tag = getattr(exc, "problem", "").rsplit(" ", 1)[-1]
+        tag = problem.rsplit(" ", 1)[-1].replace("tag:yaml.org,2002:", "!!")
         problem = f"the tag {tag} is not allowed; a spec holds plain values only"
     return Problem("", f"not valid YAML: {problem}", source, line, column)
 
