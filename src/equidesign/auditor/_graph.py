@@ -124,6 +124,13 @@ class Recorder:
         self._clones: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
         self.input_token: int | None = None
         self.output_token: int | None = None
+        self.seeded: dict[int, Action] = {}
+
+    def seed(self, tensor: torch.Tensor, action: Action) -> None:
+        """A tensor inside the model's input (a graph's node features, positions) and its action."""
+        token = self.token_of(tensor)
+        if token is not None:
+            self.seeded[token] = action
 
     def batched(self, tensor: torch.Tensor) -> bool:
         """Whether a tensor carries the stacked copies on its first axis."""
@@ -271,7 +278,37 @@ def declared_actions(module: torch.nn.Module, G: Any) -> tuple[Action | None, Ac
     )
     if a_in is not None and a_out is not None:
         return a_in, a_out, ""
+    irreps = _e3nn_actions(module)
+    if irreps is not None:
+        return irreps[0], irreps[1], ""
     return None, None, ""
+
+
+def _e3nn_actions(module: torch.nn.Module) -> tuple[Action, Action] | None:
+    """e3nn modules (and modules written like them) declare ``irreps_in``/``irreps_out``
+    (``irreps_in1`` for tensor products)."""
+    if "e3nn" not in sys.modules:
+        return None
+    irreps_in = getattr(module, "irreps_in", None) or getattr(module, "irreps_in1", None)
+    irreps_out = getattr(module, "irreps_out", None)
+    if irreps_in is None or irreps_out is None:
+        return None
+    from ..symmetry._points import IrrepsAction
+
+    try:
+        return _irreps_action(irreps_in, IrrepsAction), _irreps_action(irreps_out, IrrepsAction)
+    except Exception:  # not irreps after all
+        return None
+
+
+_IRREPS_ACTIONS: dict[str, Action] = {}
+
+
+def _irreps_action(irreps: Any, cls) -> Action:
+    key = str(irreps)
+    if key not in _IRREPS_ACTIONS:
+        _IRREPS_ACTIONS[key] = cls(irreps)
+    return _IRREPS_ACTIONS[key]
 
 
 _PERMUTATION = re.compile(r"^permutation\(dim=(-?\d+)\)$")
@@ -351,7 +388,9 @@ def assign_actions(
         if call.in_tokens:
             put(call.in_tokens[0], a_in)
         put(call.out_token, a_out)
-    # 3. the model's own input and output
+    # 3. the model's own input and output, and tensors inside a structured input
+    for token, action in recorder.seeded.items():
+        put(token, action)
     put(recorder.input_token, in_action)
     put(recorder.output_token, out_action)
     # 4. elementwise layers pass actions through, both ways, until nothing changes; layers that

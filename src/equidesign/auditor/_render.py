@@ -176,6 +176,17 @@ def render_text(r: AuditReport) -> str:
         "GRADIENT TEST:",
         "--------------",
         *_gradient_lines(r),
+        *(
+            [
+                "",
+                "FORCES (-dE/dpos):",
+                "------------------",
+                f"- Equivariance error: {_e(r.forces.max_rel)} ({r.forces.level.value})",
+                f"- RESULT: {_result(r.forces.passed)}",
+            ]
+            if r.forces is not None
+            else []
+        ),
         *_lie_lines(r),
         "",
         "SELF-CHECKS:",

@@ -28,7 +28,7 @@ from ._state import (
 from ._tensors import is_geometric, unwrap
 from .diagnosis import diagnose
 from .endtoend import rerun_float64, run_end_to_end
-from .gradient import run_gradient
+from .gradient import run_forces, run_gradient
 from .layerwise import LayerTest, gradient_error, recheck_float64, run_layerwise
 from .levels import Level, audit_dtype, passes
 from .lie import compute_lie_derivative
@@ -218,6 +218,10 @@ def audit(
             if gradient is not None and not gradient.passed and tests:
                 with _timed(timings, "gradient_layers"):
                     _layer_gradients(tests, elements, seed, chunk)
+        forces = None
+        if symmetry.forces:
+            with _timed(timings, "forces", progress, "gradients"):
+                forces = _call_model(lambda: run_forces(model, symmetry, x, elements), "force test")
         lee = None
         if lie_derivative:
             with _timed(timings, "lie_derivative", progress, "Lie derivative"):
@@ -230,6 +234,7 @@ def audit(
         if progress is not None:
             progress("diagnosis")
         diagnosis = diagnose(
+            forces=forces,
             e2e=e2e,
             result=result,
             symmetry=symmetry,
@@ -263,6 +268,7 @@ def audit(
         untested=untested,
         first_failing_layer=diagnosis.first_failing_layer,
         gradient=gradient,
+        forces=forces,
         lie_derivative=lee,
         findings=diagnosis.findings,
         self_checks=checks.checks,

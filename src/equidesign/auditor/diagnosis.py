@@ -331,6 +331,7 @@ def diagnose(
     untested_names: Sequence[str],
     gradient: GradientResult | None,
     self_checks,
+    forces=None,
 ) -> Diagnosis:
     d = Diagnosis()
     fail, attention = [], []
@@ -483,6 +484,19 @@ def diagnose(
                 d.first_failing_layer = culprit.name
         (fail if gradient.level == Level.BROKEN else attention).append("gradients")
 
+    if forces is not None and not forces.passed:
+        d.findings.append(
+            Finding(
+                kind="gradient",
+                title="the forces -dE/dpos are not equivariant although the energy is tested",
+                location="model",
+                severity="High",
+                fix="the energy must depend on positions only through relative vectors and "
+                "rotation-invariant combinations; check custom autograd code on positions",
+                evidence=f"force relative error {forces.max_rel:.2e} at {forces.failing_element!r}",
+            )
+        )
+        (fail if forces.level == Level.BROKEN else attention).append("forces")
     if result.interpolated is not None and not result.interpolated.passed:
         it = result.interpolated
         d.findings.append(

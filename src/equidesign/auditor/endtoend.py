@@ -112,6 +112,9 @@ def _single_pass(model, fn, stacked, copies, io, record, input_grad):
     leaves = []
     if input_grad:
         stacked, leaves = io.grad_leaves(stacked)
+    if recorder is not None:
+        for tensor, action in io.seeds(stacked):
+            recorder.seed(tensor, action)
     with torch.set_grad_enabled(bool(leaves)):
         if recorder is not None:
             with recorder:

@@ -158,3 +158,31 @@ def run_gradient(
         passed=passes(overall),
         modes=modes,
     )
+
+
+def run_forces(model, symmetry: Symmetry, x: Any, elements: Sequence[TestElement]):
+    """Forces -d(sum E)/d(pos) of every copy, against the rotated (and permuted) forces at x."""
+    from .report import ForcesResult
+
+    io = symmetry.io
+    exact = [e for e in elements if e.exact]
+    stacked, leaves = io.grad_leaves(io.stack(x, exact))
+    pos = [(leaf, action) for leaf, action in leaves if leaf is stacked["pos"]]
+    if not pos:
+        return None
+    with torch.enable_grad():
+        energy = model_output(model(symmetry.model_input(model, stacked)))
+        if not energy.requires_grad:
+            return None
+        (grad,) = torch.autograd.grad(energy.sum(), [pos[0][0]], allow_unused=True)
+    if grad is None:
+        return None
+    forces = io.split(-grad, len(exact) + 1)
+    value, wi = gradient_error([(forces, pos[0][1])], exact)
+    level = classify(value)
+    return ForcesResult(
+        max_rel=value,
+        level=level,
+        passed=passes(level),
+        failing_element=None if passes(level) else exact[wi].label,
+    )

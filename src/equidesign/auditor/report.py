@@ -18,6 +18,7 @@ __all__ = [
     "GradientMode",
     "GradientResult",
     "SelfCheck",
+    "ForcesResult",
     "LieGeneratorResult",
     "LieDerivativeResult",
     "Finding",
@@ -173,6 +174,15 @@ class LieDerivativeResult(_Model):
         return self.generators[name]
 
 
+class ForcesResult(_Model):
+    """Conservative force fields: F = -dE/dpos at g·x must be R F(x) (node-wise, permuted)."""
+
+    max_rel: float
+    level: Level
+    passed: bool
+    failing_element: str | None = None
+
+
 class SelfCheck(_Model):
     name: str
     passed: bool
@@ -216,6 +226,7 @@ class AuditReport(_Model):
     untested: list[UntestedLayer] = Field(default_factory=list)
     first_failing_layer: str | None = None
     gradient: GradientResult | None = None
+    forces: ForcesResult | None = None
     lie_derivative: LieDerivativeResult | None = None
     findings: list[Finding] = Field(default_factory=list)
     self_checks: list[SelfCheck] = Field(default_factory=list)

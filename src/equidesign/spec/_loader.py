@@ -19,7 +19,7 @@ from ._errors import invalid_fields, validation_problems
 from ._models import DesignSpec
 from ._partial import partial_rule_problems
 from ._rules import SPEC_RULES, SpecRule
-from ._values import short_repr
+from ._values import join_words, short_repr
 from ._yaml import parse_yaml
 
 __all__ = ["load_model", "load_spec"]
@@ -53,8 +53,9 @@ def _text_or_data(source: Any, what: str) -> tuple[str | None, Any, str]:
     """(YAML text or ``None``, data when not text, label for problems)."""
     if isinstance(source, Mapping):
         return None, source, TEXT_SOURCE
-    if isinstance(source, str) and not _is_file(source) and ("\n" in source or ":" in source):
-        return source, None, TEXT_SOURCE
+    if isinstance(source, str) and not _is_file(source):
+        if not source.strip() or "\n" in source or ":" in source:
+            return source, None, TEXT_SOURCE
     if isinstance(source, (str, os.PathLike)):
         label = os.fspath(source)
         if isinstance(label, bytes):
@@ -71,9 +72,12 @@ def _text_or_data(source: Any, what: str) -> tuple[str | None, Any, str]:
     )
 
 
-def _top_level(data: Any, what: str, label: str, duplicates: list[Problem]) -> None:
+def _top_level(
+    data: Any, model: type[BaseModel], what: str, label: str, duplicates: list[Problem]
+) -> None:
     if data is None:
-        message = f"the {what} is empty; it needs at least the required keys (equidesign schema)"
+        required = [name for name, field in model.model_fields.items() if field.is_required()]
+        message = f"the {what} is empty; write at least {join_words(required)}"
     elif not isinstance(data, Mapping):
         message = f"a {what} is a mapping of keys, not {type(data).__name__} {short_repr(data)}"
     else:
@@ -112,7 +116,7 @@ def load_model(
     if text is not None:
         document = parse_yaml(text, label)
         root, data, problems = document.root, document.data, document.problems
-    _top_level(data, what, label, problems)
+    _top_level(data, model, what, label, problems)
     try:
         result = model.model_validate(data)
     except ValidationError as exc:
@@ -129,8 +133,8 @@ def load_spec(source: Any) -> DesignSpec:
 
     Args:
         source: a path (``str`` or :class:`pathlib.Path`) of a YAML file; YAML text (a ``str``
-            that is not an existing file and has a newline or a colon); a dict; or a
-            :class:`DesignSpec`, returned as is.
+            that is not an existing file and has a newline or a colon, or is blank); a dict;
+            or a :class:`DesignSpec`, returned as is.
 
     Returns:
         The validated spec.

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic_core import PydanticCustomError
 
+from ._values import join_words
+
 __all__ = [
     "CLASS_TASKS",
     "EQUIVARIANT_REGRESSION_DOMAINS",
@@ -89,8 +91,7 @@ class SpecRule:
 
 
 def _names(items: Iterable[str]) -> str:
-    items = list(items)
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+    return join_words(items, "or")
 
 
 def _task_domain_rule(kind: str, domains: tuple[str, ...], why: str) -> SpecRule:
@@ -294,15 +295,21 @@ SPEC_RULES: tuple[SpecRule, ...] = (
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """``{"task": {"kind": k}}`` -> ``{"task": {...}, "task.kind": k}`` (every level kept).
 
+    A mapping that contains itself (a YAML alias cycle) is not entered again.
+
     >>> flatten({"a": {"b": 1}})
     {'a': {'b': 1}, 'a.b': 1}
     """
     out: dict[str, Any] = {}
-    for key, value in data.items():
-        path = f"{prefix}{key}"
-        out[path] = value
-        if isinstance(value, Mapping):
-            out.update(flatten(value, f"{path}."))
+    todo: list[tuple[Mapping[str, Any], str, frozenset[int]]] = [(data, prefix, frozenset())]
+    while todo:
+        mapping, at, above = todo.pop()
+        above = above | {id(mapping)}
+        for key, value in mapping.items():
+            path = f"{at}{key}"
+            out[path] = value
+            if isinstance(value, Mapping) and id(value) not in above:
+                todo.append((value, f"{path}.", above))
     return out
 
 

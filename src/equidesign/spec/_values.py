@@ -10,6 +10,7 @@ from __future__ import annotations
 import keyword
 import reprlib
 import unicodedata
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic_core import PydanticCustomError
@@ -24,6 +25,7 @@ __all__ = [
     "check_identifier",
     "check_printable",
     "check_representation",
+    "join_words",
     "short_repr",
 ]
 
@@ -47,6 +49,18 @@ def short_repr(value: Any) -> str:
     True
     """
     return _REPR.repr(value)
+
+
+def join_words(items: Iterable[str], last: str = "and") -> str:
+    """``['a', 'b', 'c']`` -> ``'a, b and c'``.
+
+    >>> join_words(["vector", "set"], "or")
+    'vector or set'
+    """
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} {last} {items[-1]}"
 
 
 def SpecValueError(message: str) -> PydanticCustomError:  # noqa: N802 - reads as an exception

@@ -92,7 +92,14 @@ def _syntax_problem(exc: yaml.YAMLError, source: str) -> Problem:
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     if "could not determine a constructor" in problem:
         tag = problem.rsplit(" ", 1)[-1].replace("tag:yaml.org,2002:", "!!")
-        problem = f"the tag {tag} is not allowed; a spec holds plain values only"
+        return Problem(
+            "", f"the tag {tag} is not allowed; a spec holds plain values", source, line, column
+        )
+    if "'\\t'" in problem:
+        problem += "; indent with spaces"
+    context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and start is not None and start is not mark:
+        problem += f" ({context} at line {start.line + 1}, column {start.column + 1})"
     return Problem("", f"not valid YAML: {problem}", source, line, column)
 
 

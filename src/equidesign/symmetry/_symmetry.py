@@ -62,6 +62,8 @@ class Symmetry:
     relabel: Callable[[Any, torch.Tensor], torch.Tensor] | None = None
     #: the action on an inner tensor known only by its shape: (rows, dims) -> Action or None
     default_action: Callable[[int, int], Any] | None = None
+    #: point clouds: also test forces = -d(energy)/d(positions) of an invariant output
+    forces: bool = False
 
     @property
     def io(self) -> Any:
@@ -185,6 +187,48 @@ class Symmetry:
         from ._graphs import graph_symmetry
 
         return graph_symmetry(cls, node_level, n_random, example)
+
+    @classmethod
+    def point_clouds(
+        cls,
+        irreps_in: Any = None,
+        irreps_out: Any = "invariant",
+        translations: bool = True,
+        *,
+        group: str = "E3",
+        node_level: bool = False,
+        permutations: bool = False,
+        forces: bool = False,
+        n_random: int = 8,
+        example: Callable[[int, torch.Generator], Any] | None = None,
+    ) -> Symmetry:
+        """Rotations (and reflections for O3/E3), translations and optionally node permutations
+        acting on PyG point clouds: ``pos`` (N, 3) and node features ``x`` (N, irreps_in.dim).
+
+        Args:
+            irreps_in: e3nn irreps of ``x`` (``None``: the model reads positions only).
+            irreps_out: ``"invariant"`` or the e3nn irreps of the output.
+            translations: translate the clouds too (a model of relative positions ignores them).
+            group: ``"SO3"``, ``"O3"``, ``"SE3"``, ``"E3"`` or ``"E3 x Sn"`` (adds permutations).
+            node_level: outputs are per node ``(N, dim)`` (else per graph ``(B, dim)``).
+            permutations: also reorder the nodes within each graph (E3 x Sn).
+            forces: the output is an energy; also test forces ``-dE/dpos`` (conservative models).
+            example: ``example(batch, generator)`` makes inputs for the audit.
+        """
+        from ._points import point_cloud_symmetry
+
+        return point_cloud_symmetry(
+            cls,
+            irreps_in,
+            irreps_out,
+            translations=translations,
+            group=group,
+            node_level=node_level,
+            permutations=permutations,
+            n_random=n_random,
+            example=example,
+            forces=forces,
+        )
 
     @classmethod
     def custom(

@@ -162,14 +162,16 @@ class _MatrixCache:
     def __init__(self):
         self._store: dict[Any, Any] = {}
 
-    def get(self, key, build: Callable[[], Any]):
+    def get(self, key, build: Callable[[], Any], keep: Any = None):
         if key not in self._store:
-            self._store[key] = build()
-        return self._store[key]
+            self._store[key] = (keep, build())
+        return self._store[key][1]
 
 
 def _element_key(elements: Sequence[TestElement]) -> tuple:
-    return tuple(e.label for e in elements)
+    """Elements by identity (labels of sampled elements can repeat across seeds); the cached
+    values keep the elements alive, so an id is never reused while its entry exists."""
+    return tuple(id(e) for e in elements)
 
 
 # Grid maps depend only on the gspace, the elements and the spatial shape.
@@ -178,18 +180,18 @@ _GRIDS: dict[tuple, tuple[Any, GridMap]] = {}
 # Matrices of one representation at one element, shared by every action: a model's layers
 # declare many field types built from the same few representations (escnn builds a field
 # type's matrix as a sparse block-diagonal, which is slow to do per layer and element).
-_REP_MATRICES: dict[tuple[int, str], tuple[Any, np.ndarray]] = {}
+_REP_MATRICES: dict[tuple[int, int], tuple[Any, Any, np.ndarray]] = {}
 
 
 def rep_matrix(rep: Any, element: TestElement) -> np.ndarray:
-    key = (id(rep), element.label)
+    key = (id(rep), id(element))
     hit = _REP_MATRICES.get(key)
-    if hit is None or hit[0] is not rep:
+    if hit is None or hit[0] is not rep or hit[1] is not element:
         if len(_REP_MATRICES) > 20000:
             _REP_MATRICES.clear()
-        hit = (rep, np.asarray(rep(element.value), dtype=np.float64))
+        hit = (rep, element, np.asarray(rep(element.value), dtype=np.float64))
         _REP_MATRICES[key] = hit
-    return hit[1]
+    return hit[2]
 
 
 def block_diagonal(reps: Sequence[Any], elements: Sequence[TestElement]) -> np.ndarray:
@@ -238,7 +240,7 @@ class RepAction(Action):
             mats = np.stack([np.asarray(self.rep(e.value), dtype=np.float64) for e in elements])
             return FiberMap.build(mats)
 
-        return self._cache.get(_element_key(elements), build)
+        return self._cache.get(_element_key(elements), build, keep=list(elements))
 
     def check(self, x: torch.Tensor) -> None:
         if self.size is not None and x.shape[self.dim] != self.size:
@@ -283,7 +285,7 @@ class FieldAction(Action):
         def build():
             return FiberMap.build(block_diagonal(self.field_type.representations, elements))
 
-        return self._fibers.get(_element_key(elements), build)
+        return self._fibers.get(_element_key(elements), build, keep=list(elements))
 
     def grid(self, elements: Sequence[TestElement], shape: tuple[int, ...]) -> GridMap:
         def build():
@@ -298,7 +300,7 @@ class FieldAction(Action):
         if hit is None or hit[0] is not self.gspace:
             if len(_GRIDS) > 256:
                 _GRIDS.clear()
-            hit = (self.gspace, build())
+            hit = (self.gspace, build(), list(elements))
             _GRIDS[key] = hit
         return hit[1]
 

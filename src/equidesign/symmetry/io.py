@@ -48,6 +48,9 @@ class TensorIO:
     def samples(self, x: torch.Tensor) -> int:
         return int(x.shape[0])
 
+    def seeds(self, stacked) -> list:
+        return []
+
 
 class GraphIO:
     """PyG ``Data``/``Batch`` inputs acted on per node.
@@ -107,7 +110,9 @@ class GraphIO:
             if isinstance(value, torch.Tensor) and value.is_floating_point():
                 leaf = value.detach().requires_grad_(True)
                 stacked[key] = leaf
-                leaves.append((leaf, action))
+                # a gradient moves by the linear part (translations leave it alone)
+                grad_action = getattr(action, "gradient_action", None)
+                leaves.append((leaf, grad_action() if grad_action else action))
         return stacked, leaves
 
     def to(self, x: Any, device, dtype):
@@ -121,3 +126,11 @@ class GraphIO:
 
     def samples(self, x: Any) -> int:
         return int(self._batch(x).num_graphs)
+
+    def seeds(self, stacked) -> list:
+        """The node attributes the model will read, with their actions (for layer tests)."""
+        return [
+            (stacked[key], action)
+            for key, action in self.node_actions.items()
+            if key in stacked.keys() and isinstance(stacked[key], torch.Tensor)
+        ]
