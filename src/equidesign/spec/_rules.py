@@ -139,7 +139,7 @@ def _equivariant_regression(v: Values) -> str:
     }.get(domain)
     return (
         f"an equivariant regression output needs domain {_names(EQUIVARIANT_REGRESSION_DOMAINS)}, "
-        f"not {domain!r}: a {domain} model pools to invariant features; use 'type: invariant'"
+        f"not {domain!r}: a model on {domain} pools to invariant features; use 'type: invariant'"
         + (f" (or task {instead})" if instead else "")
     )
 
