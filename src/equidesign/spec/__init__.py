@@ -3,7 +3,7 @@
 Importing this package never imports torch, escnn or e3nn: validating a spec is instant.
 """
 
-from ._loader import load_model, load_spec
+from ._loader import load_spec
 from ._models import Constraints, DesignSpec, InputSpec, OutputSpec, TaskSpec
 from ._rules import SPEC_RULES, SpecRule
 from ._schema import spec_json_schema
@@ -18,7 +18,6 @@ __all__ = [
     "SpecRule",
     "SymmetrySpec",
     "TaskSpec",
-    "load_model",
     "load_spec",
     "load_symmetry_spec",
     "spec_json_schema",
