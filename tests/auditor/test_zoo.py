@@ -27,7 +27,7 @@ def test_verdict_matches_the_planted_fault(reports, name):
 def test_correct_models_pass_with_no_findings_and_tiny_errors(reports, name):
     report = reports[name]
     assert report.findings == []
-    assert report.end_to_end.max_rel <= 1e-5
+    assert report.end_to_end.max_rel <= ZOO[name].exact
     assert all(layer.passed for layer in report.layers)
 
 

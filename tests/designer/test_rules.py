@@ -70,8 +70,7 @@ def test_families_without_templates_stop_with_family_and_library(tmp_path, monke
     from equidesign.designer import rules
 
     patched = tuple(
-        dataclasses.replace(r, template=None) if r.name == "graphs" else r
-        for r in rules.RULES
+        dataclasses.replace(r, template=None) if r.name == "graphs" else r for r in rules.RULES
     )
     monkeypatch.setattr(rules, "RULES", patched)
     with pytest.raises(

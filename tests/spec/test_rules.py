@@ -14,6 +14,7 @@ _SPEC = {
     "task.kind": "classification",
     "task.classes": 10,
     "task.targets": None,
+    "task.conservative": None,
     "input.size": 29,
     "input.channels": None,
     "input.edge_channels": None,
@@ -29,6 +30,9 @@ BREAKS: dict[str, dict] = {
     },
     "other tasks must not have `task.classes`": {"task.kind": "regression"},
     "class-predicting tasks must not have `task.targets`": {"task.targets": 2},
+    "only `energy_forces` may have `task.conservative` (default true)": {
+        "task.conservative": False
+    },
     "an equivariant output needs `output.representation`": {"output.type": "equivariant"},
     "an invariant output must not have `output.representation`": {
         "output.representation": "regular"
@@ -44,6 +48,10 @@ BREAKS: dict[str, dict] = {
     "`classification` needs an invariant output": {"output.type": "equivariant"},
     "`segmentation` needs an equivariant output": {"task.kind": "segmentation"},
     "`forces` needs an equivariant output": {"task.kind": "forces"},
+    "`energy_forces` needs an invariant output": {
+        "task.kind": "energy_forces",
+        "output.type": "equivariant",
+    },
     "an equivariant `regression` output needs domain `vector`, `set` or `point_cloud`": {
         "task.kind": "regression",
         "output.type": "equivariant",

@@ -5,10 +5,12 @@ catches, names and localises every fault; ``test_zoo_oracle.py`` proves, with es
 transforms and representation matrices and without the auditor, that every correct model is
 equivariant and that every fault is real and sits where its entry says.
 
-Families: :mod:`.images` (escnn G-CNNs on images), :mod:`.vectors` (symm-learning eLinear MLPs).
+Families: :mod:`.images` (escnn G-CNNs on images), :mod:`.vectors` (symm-learning eLinear MLPs),
+:mod:`.points` (e3nn tensor-product networks on point clouds, checked by
+``test_points_oracle.py`` with e3nn's own Wigner matrices).
 """
 
-from . import images, vectors  # noqa: F401  (entries register themselves on import)
+from . import images, points, vectors  # noqa: F401  (entries register themselves on import)
 from ._registry import ZOO, ZooEntry
 
 __all__ = ["ZOO", "ZooEntry"]

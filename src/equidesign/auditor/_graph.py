@@ -388,6 +388,8 @@ def assign_actions(
         if call.in_tokens:
             put(call.in_tokens[0], a_in)
         put(call.out_token, a_out)
+        for token, action in zip(call.in_tokens[1:], _later_arg_actions(call.module), strict=False):
+            put(token, action)
     # 3. the model's own input and output, and tensors inside a structured input
     for token, action in recorder.seeded.items():
         put(token, action)
@@ -400,6 +402,10 @@ def assign_actions(
         changed = False
         for call in recorder.calls:
             if not call.in_tokens:
+                continue
+            if _invariant_function(call, actions):
+                actions[call.out_token] = _TRIVIAL
+                changed = True
                 continue
             if is_elementwise(call.module):
                 if call.in_shapes and call.in_shapes[0] != call.out_shape:
@@ -426,6 +432,55 @@ def assign_actions(
                 if action is not None:
                     actions[token] = action
     return actions, notes
+
+
+_TRIVIAL = TrivialAction()
+
+
+def float_inputs(call: Call) -> list[int | None]:
+    """The tokens of a call's floating-point tensor inputs (indices and plain values left out)."""
+    return [
+        token
+        for arg, token in zip(call.raw_args, call.in_tokens, strict=False)
+        if unwrap(arg) is not None and unwrap(arg).is_floating_point()
+    ]
+
+
+def invariant_call(call: Call, actions: dict[int, Action]) -> bool:
+    """Every floating input of the call is invariant (so is its output: a function of invariants
+    is invariant, whatever the layer does). Such calls cannot break equivariance."""
+    tokens = float_inputs(call)
+    return bool(tokens) and all(
+        t is not None and t in actions and actions[t].is_trivial for t in tokens
+    )
+
+
+def _invariant_function(call: Call, actions: dict[int, Action]) -> bool:
+    """The call's output action is not known yet and follows from invariant inputs."""
+    return (
+        call.out_token is not None
+        and call.out_token not in actions
+        and call.output is not None
+        and invariant_call(call, actions)
+    )
+
+
+def _later_arg_actions(module: torch.nn.Module) -> list[Action]:
+    """Actions on the second and later positional arguments that a library layer implies:
+    an e3nn tensor product's second input has ``irreps_in2``, and per-sample weights (its third
+    argument, ``shared_weights=False``) must be invariant."""
+    if "e3nn" not in sys.modules or not type(module).__module__.startswith("e3nn."):
+        return []
+    irreps_in2 = getattr(module, "irreps_in2", None)
+    if irreps_in2 is None:
+        return []
+    from ..symmetry._points import IrrepsAction
+
+    try:
+        second = _irreps_action(irreps_in2, IrrepsAction)
+    except Exception:  # not irreps after all
+        return []
+    return [second] if getattr(module, "shared_weights", True) else [second, _TRIVIAL]
 
 
 _LAST_AXIS = (torch.nn.Linear, torch.nn.LayerNorm)

@@ -137,6 +137,18 @@ def render_html(r: AuditReport, *, plots: bool = True) -> str:
                 ],
             )
         )
+    if r.forces is not None:
+        f = r.forces
+        parts += [
+            "<h2>Forces</h2>",
+            _table(
+                ["quantity", "max rel", "level", "worst element"],
+                [
+                    f"<tr>{_cell('-dE/dpos')}{_cell(_e(f.max_rel))}{_level(f.level)}"
+                    f"{_cell(f.failing_element or '')}</tr>"
+                ],
+            ),
+        ]
     if r.lie_derivative is not None:
         lee = r.lie_derivative
         parts += [

@@ -182,6 +182,7 @@ def render_text(r: AuditReport) -> str:
                 "FORCES (-dE/dpos):",
                 "------------------",
                 f"- Equivariance error: {_e(r.forces.max_rel)} ({r.forces.level.value})",
+                *([f"- Note: {r.forces.note}"] if r.forces.note else []),
                 f"- RESULT: {_result(r.forces.passed)}",
             ]
             if r.forces is not None
@@ -286,6 +287,16 @@ def render_markdown(r: AuditReport) -> str:
             for m in r.gradient.modes
         ]
     )
+    if r.forces is not None:
+        f = r.forces
+        lines += [
+            "",
+            "## Forces",
+            "",
+            f"- -dE/dpos: {_e(f.max_rel)} ({f.level.value}), {_result(f.passed)}"
+            + (f" (worst: {f.failing_element})" if f.failing_element else "")
+            + (f"; {f.note}" if f.note else ""),
+        ]
     if r.lie_derivative is not None:
         lee = r.lie_derivative
         lines += ["", "## Lie derivative", "", lee.normalization + ".", ""]

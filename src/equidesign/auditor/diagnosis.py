@@ -171,7 +171,34 @@ def _pointwise(module: torch.nn.Module) -> bool:
     return enn is not None and isinstance(module, (enn.PointwiseNonLinearity, enn.ReLU, enn.ELU))
 
 
+def _improper(element) -> bool | None:
+    """True for a reflection (det R < 0) of a rigid motion; None when the element has no R."""
+    R = getattr(element.value, "R", None)
+    if not isinstance(R, torch.Tensor) or R.shape != (3, 3):
+        return None
+    return bool(torch.det(R.to(torch.float64)) < 0)
+
+
+def _improper_only(test: LayerTest) -> str:
+    """'k reflections' when every rotation passes and only reflections fail, else ''."""
+    levels = test.extra.get("levels") or []
+    kinds = [(_improper(e), passes(level)) for e, level in levels]
+    if not kinds or any(k is None for k, _ in kinds):
+        return ""
+    rotations = [ok for k, ok in kinds if not k]
+    reflections = [ok for k, ok in kinds if k]
+    if rotations and all(rotations) and reflections and not any(reflections):
+        return f"all {len(reflections)} reflections, none of the {len(rotations)} rotations"
+    return ""
+
+
 def _nonlinearity_fix(action: Action) -> str:
+    if getattr(action, "irreps", None) is not None:
+        return (
+            "apply pointwise functions only to scalars (any function on 0e, odd ones such as "
+            "tanh on 0o); scale the l >= 1 irreps by invariant gates with e3nn.nn.Gate, or use "
+            "e3nn.nn.NormActivation"
+        )
     if isinstance(action, FieldAction):
         return (
             "apply pointwise nonlinearities only to regular/permutation fields (escnn.nn.ReLU on "
@@ -204,6 +231,45 @@ def _layer_finding(test: LayerTest, severity: str, hidden: str) -> Finding:
                 "size that fits its window; the designer's plan lists a size per layer",
                 evidence=evidence,
             )
+    if test.extra.get("permutation_error") is not None and not passes(
+        classify(test.extra["permutation_error"])
+    ):
+        return Finding(
+            kind="permutation",
+            title=f"{cls} at {name} depends on the order of the nodes: it passes rigid motions "
+            "but not a reordering of the atoms",
+            location=name,
+            severity=severity,
+            fix="compute per-node values from the node's own features and its neighbours "
+            "(sums, means, maxima over edges); never from node indices or positions in the "
+            "batch",
+            evidence=evidence,
+        )
+    without = test.extra.get("without_translation")
+    if without is not None and passes(classify(without)):
+        return Finding(
+            kind="translation",
+            title=f"{cls} at {name} depends on absolute positions: it passes rotations and "
+            f"reflections ({without:.1e}) but not translations",
+            location=name,
+            severity=severity,
+            fix="build features from relative positions (pos[dst] - pos[src]) and their "
+            "lengths; centre the cloud (subtract its mean) before any use of absolute positions",
+            evidence=evidence,
+        )
+    improper = _improper_only(test)
+    if improper:
+        return Finding(
+            kind="parity",
+            title=f"{cls} at {name} is equivariant under rotations but not under reflections: "
+            "a feature has the wrong parity",
+            location=name,
+            severity=severity,
+            fix="check the parity of what it computes: a cross product is a pseudovector (1e), "
+            "a triple product a pseudoscalar (0o); declare those irreps (e3nn tracks parity "
+            "through tensor products), or use SO3/SE3 if mirror images may differ",
+            evidence=evidence + f"; fails on {improper}",
+        )
     worst_exact = not test.worst_element or test.worst_element.exact
     if not worst_exact:
         return Finding(
@@ -255,7 +321,10 @@ def _layer_finding(test: LayerTest, severity: str, hidden: str) -> Finding:
             "the group",
             location=name,
             severity=severity,
-            fix="replace it with symm_learning.nn.eLinear(in_rep, out_rep) (or call "
+            fix="replace it with e3nn.o3.Linear(irreps_in, irreps_out), which mixes only "
+            "copies of the same irrep"
+            if getattr(test.in_action, "irreps", None) is not None
+            else "replace it with symm_learning.nn.eLinear(in_rep, out_rep) (or call "
             "symm_learning.nn.impose_linear_equivariance on it), escnn.nn.Linear, or "
             "escnn.nn.R2Conv for convolutions",
             evidence=evidence,

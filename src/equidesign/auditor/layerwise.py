@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from ..symmetry.actions import Action, TestElement
-from ._graph import Call, Recorder, assign_actions, declared_actions
+from ._graph import Call, Recorder, assign_actions, declared_actions, invariant_call
 from ._state import cast_outputs, convert_floating, remove_hooks, set_mode, snapshot_tensors
 from ._tensors import relative_errors, rewrap, run_chunked, unwrap
 from .levels import Level, classify, classify_interpolated, passes, worst
@@ -220,10 +220,20 @@ def select(
         and is_library_module(c.module)
         and declared_actions(c.module, None)[0] is not None
     }
+    invariant = {
+        c.name
+        for c in recorder.calls
+        if c.name
+        and invariant_call(c, actions)
+        and c.out_token in actions
+        and actions[c.out_token].is_trivial
+    }
     for call in recorder.calls:
         if call.name == "" or _silent(call):
             continue
         inside = any(call.name.startswith(prefix) for prefix in declaring)
+        if call.name in invariant or any(call.name.startswith(p + ".") for p in invariant):
+            continue  # invariant in, invariant out (a radial MLP and its parts): cannot fail
         on_data_path = any(
             unwrap(a) is not None and recorder.batched(unwrap(a))
             for a in call.raw_args[: len(call.in_tokens)]
@@ -277,8 +287,14 @@ def _multi_input_plan(call, actions, notes, relabel) -> tuple[list, str]:
             return [], "the group action on one of its inputs is unknown"
     if not any(isinstance(a, Action) for a in plan):
         return [], "none of its inputs carries a known group action"
-    if "index" in plan and relabel is None:
-        plan = [None if a == "index" else a for a in plan]  # nodes keep their order
+    if not actions[call.out_token].reorders_rows:
+        # the output's action keeps the node order (e3nn irreps only rotate features): the
+        # inputs are moved without reordering their rows, and the graph structure is passed as
+        # recorded; node permutations are tested end to end
+        plan = [a.rows_fixed() if isinstance(a, Action) else a for a in plan]
+    moves_nodes = any(isinstance(a, Action) and a.reorders_rows for a in plan)
+    if "index" in plan and (relabel is None or not moves_nodes):
+        plan = [None if a == "index" else a for a in plan]
     return plan, ""
 
 
@@ -446,9 +462,11 @@ def run_layerwise(
     for t in tests:
         t.extra["relabel"] = relabel
     # the identity is tested end to end; alone, layers are tested on the elements that move.
-    # Elements that reorder nodes (E3 x Sn) are tested end to end only: inside a layer, node
-    # and edge tensors cannot be told apart by shape alone
-    elements = [e for e in elements if getattr(e.value, "perm", None) is None]
+    # Rigid motions that also reorder nodes (E3 x Sn) are tested in two parts: the motion with
+    # the nodes in place (every layer), and the full element on layers whose tensors can be
+    # told to be per node by their row count (see _permutation_test)
+    reorderings = [e for e in elements if getattr(e.value, "perm", None) is not None]
+    elements = [_nodes_in_place(e) for e in elements]
     exact = [e for e in elements if e.exact and not e.identity]
     use = exact or [e for e in elements if not e.identity] or list(elements)
     probe_elements = use[:2]
@@ -472,6 +490,8 @@ def run_layerwise(
                 continue
         try:
             _run_one(test, use, seed, chunk, probe, probe_elements, cache)
+            if reorderings and test.result.passed:
+                _permutation_test(test, reorderings, chunk)
         except Exception as exc:  # a layer that cannot run on transformed copies
             log.debug("layer %s could not be tested", test.name, exc_info=True)
             untested.append(_untested(test.call, f"calling it on transformed inputs failed: {exc}"))
@@ -513,8 +533,9 @@ def _run_one(test, elements, seed, chunk, probe, probe_elements, cache) -> None:
     h, y = call.args[0], unwrap(call.output)
     if test.arg_plan is not None:
         _, rel, diff = measure_multi(test, elements)
-        level, wi, _ = judge(rel, elements, torch.zeros(len(elements), dtype=torch.float64))
+        level, wi, levels = judge(rel, elements, torch.zeros(len(elements), dtype=torch.float64))
         test.worst_element, test.error_map = elements[wi], diff[wi].detach()
+        test.extra["levels"] = list(zip(elements, levels, strict=True))
         test.result = LayerResult(
             name=call.name,
             kind=type(test.module).__name__,
@@ -525,6 +546,7 @@ def _run_one(test, elements, seed, chunk, probe, probe_elements, cache) -> None:
             out_action=test.out_action.describe(),
             failing_element=None if passes(level) else elements[wi].label,
         )
+        _translation_recheck(test, elements, chunk)
         return
     _, rel, diff = measure(
         test.module,
@@ -543,7 +565,8 @@ def _run_one(test, elements, seed, chunk, probe, probe_elements, cache) -> None:
         interpolation_floor(test.in_action, elements, unwrap(h)),
         interpolation_floor(test.out_action, elements, y),
     )
-    level, wi, _ = judge(rel, elements, floors)
+    level, wi, levels = judge(rel, elements, floors)
+    test.extra["levels"] = list(zip(elements, levels, strict=True))
     test.worst_element = elements[wi]
     test.error_map = diff[wi].detach()
     result = LayerResult(
@@ -564,6 +587,117 @@ def _run_one(test, elements, seed, chunk, probe, probe_elements, cache) -> None:
         if is_normalization(test.module):
             result.train_max_rel = train_mode_error(test, probe_elements)
     test.result = result
+    _translation_recheck(test, elements, chunk)
+
+
+def _rows(value: Any) -> int | None:
+    t = unwrap(value)
+    return int(t.shape[0]) if t is not None and t.dim() > 0 else None
+
+
+def _permutation_test(test: LayerTest, elements: Sequence[TestElement], chunk) -> None:
+    """The layer under rigid motions that also reorder the nodes.
+
+    A tensor with as many rows as there are nodes moves with them (``NodeAction``); other
+    tensors (edges, graphs) keep their rows, and edge indices are relabelled. Layers where
+    node and edge counts coincide are left to the end-to-end test (they cannot be told apart).
+    """
+    from ..symmetry._points import NodeAction
+
+    call = test.call
+    n = int(elements[0].value.perm.numel())
+    out_rows = _rows(call.output)
+
+    def node_level(action: Action, rows: int | None) -> Action:
+        inner = action.rows_fixed()
+        return NodeAction(inner) if rows == n else inner
+
+    if test.arg_plan is None:
+        in_rows = _rows(call.args[0])
+        if in_rows != n and out_rows != n:
+            return
+        in_a, out_a = node_level(test.in_action, in_rows), node_level(test.out_action, out_rows)
+        _, rel, _ = measure(
+            test.module, call.args[0], unwrap(call.output), in_a, out_a, elements, chunk
+        )
+    else:
+        edges = [
+            unwrap(r).shape[1]
+            for p, r in zip(test.arg_plan, call.args, strict=False)
+            if p == "index" or (r is not None and _edge_like(unwrap(r)))
+        ]
+        if not edges or n in edges or test.extra.get("relabel") is None:
+            return
+        plan = []
+        for a, r in zip(test.arg_plan, call.args, strict=False):
+            if isinstance(a, Action):
+                plan.append(node_level(a, _rows(r)))
+            elif r is not None and _edge_like(unwrap(r)):
+                plan.append("index")
+            else:
+                plan.append(a)
+        moved = LayerTest(
+            call, test.in_action, node_level(test.out_action, out_rows), arg_plan=plan
+        )
+        moved.extra["relabel"] = test.extra["relabel"]
+        _, rel, _ = measure_multi(moved, elements)
+    value = float(rel.max())
+    test.extra["permutation_error"] = value
+    level = classify(value)
+    if not passes(level):
+        wi = int(rel.max(dim=1).values.argmax())
+        test.result.passed = False
+        test.result.level = level
+        test.result.max_rel = max(test.result.max_rel, value)
+        test.result.failing_element = elements[wi].label
+        test.worst_element = elements[wi]
+
+
+def _edge_like(t: torch.Tensor | None) -> bool:
+    return t is not None and t.dim() == 2 and t.shape[0] == 2 and not t.is_floating_point()
+
+
+def _nodes_in_place(element: TestElement) -> TestElement:
+    """A rigid motion that also reorders nodes, without the reordering."""
+    value = element.value
+    if getattr(value, "perm", None) is None:
+        return element
+    label = element.label.replace(" + node permutation", "")
+    return TestElement(label, type(value)(value.R, value.t, None), element.exact)
+
+
+def _without_translation(element: TestElement) -> TestElement | None:
+    """The element with its translation dropped (rigid motions), or None if it has none."""
+    t = getattr(element.value, "t", None)
+    if not isinstance(t, torch.Tensor) or not bool(t.abs().max() > 0):
+        return None
+    value = type(element.value)(element.value.R, torch.zeros_like(t), element.value.perm)
+    return TestElement(f"{element.label} without translation", value, element.exact)
+
+
+def _translation_recheck(test: LayerTest, elements, chunk) -> None:
+    """A failing layer on translated points, tested again without the translations: when it
+    passes then, the layer reads absolute positions (``extra["without_translation"]``)."""
+    if test.result.passed:
+        return
+    moved = [_without_translation(e) for e in elements]
+    if not any(moved):
+        return
+    fixed = [m if m is not None else e for m, e in zip(moved, elements, strict=True)]
+    if test.arg_plan is not None:
+        _, rel, _ = measure_multi(test, fixed)
+    else:
+        call = test.call
+        _, rel, _ = measure(
+            test.module,
+            call.args[0],
+            unwrap(call.output),
+            test.in_action,
+            test.out_action,
+            fixed,
+            chunk,
+        )
+    test.extra["without_translation"] = float(rel.max())
 
 
 def recheck_float64(test: LayerTest, elements: Sequence[TestElement]) -> None:
@@ -573,6 +707,8 @@ def recheck_float64(test: LayerTest, elements: Sequence[TestElement]) -> None:
     ht = unwrap(h)
     if not ht.is_floating_point() or ht.dtype == torch.float64:
         return
+    if "permutation_error" in test.extra and not passes(classify(test.extra["permutation_error"])):
+        return  # the node order is not round-off
     use = [e for e in elements if e.exact and not e.identity] or list(elements)
     with snapshot_tensors(module):
         convert_floating(module, torch.float64)

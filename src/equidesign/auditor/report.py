@@ -181,6 +181,10 @@ class ForcesResult(_Model):
     level: Level
     passed: bool
     failing_element: str | None = None
+    float64_max_rel: float | None = Field(
+        default=None, description="the force test again in float64, when it fails in float32"
+    )
+    note: str = ""
 
 
 class SelfCheck(_Model):

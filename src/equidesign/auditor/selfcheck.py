@@ -46,18 +46,29 @@ def run_self_checks(
     seed: int = 0,
 ) -> SelfChecks:
     out = SelfChecks()
-    x = symmetry.io.primary(x)
     gen = torch.Generator().manual_seed(seed)
     y_probe = torch.randn(y.shape, generator=gen).to(y)  # tests the output action itself
-    # every element applied once to x and to a probe output; the checks below share these
-    moved_in = symmetry.in_action.apply(elements, x)
+    # every element applied once to each input (features, positions) and to a probe output;
+    # the checks below share these
+    inputs = [
+        (action, t, action.apply(elements, t))
+        for _, t, action in symmetry.io.inputs(x)
+        if t.is_floating_point()
+    ]
     moved_out = symmetry.out_action.apply(elements, y_probe)
-    _, rel_in = relative_errors(moved_in, x.unsqueeze(0).expand_as(moved_in))
+    shift_in = torch.zeros(len(elements), dtype=torch.float64)
+    for _, t, moved in inputs:
+        _, rel = relative_errors(moved, t.unsqueeze(0).expand_as(moved))
+        shift_in = torch.maximum(shift_in, rel.max(dim=1).values.cpu().to(torch.float64))
     _, rel_out = relative_errors(moved_out, y_probe.unsqueeze(0).expand_as(moved_out))
-    shift_in, shift_out = rel_in.max(dim=1).values, rel_out.max(dim=1).values
+    shift_out = rel_out.max(dim=1).values.cpu().to(torch.float64)
     _identity(out, elements, shift_in, shift_out, identity_error)
-    _homomorphism(out, symmetry, elements, x, y_probe, moved_in, moved_out, gen)
+    _homomorphism(out, symmetry, elements, inputs, (symmetry.out_action, y_probe, moved_out), gen)
     _can_fail(out, elements, shift_in, shift_out, y)
+    x = symmetry.io.primary(x)
+    moved_in = next((m for a, t, m in inputs if t is x), None)
+    if moved_in is None:
+        moved_in = symmetry.in_action.apply(elements, x)
     _orthogonal(out, elements, x, y_probe, moved_in, moved_out)
     return out
 
@@ -88,7 +99,7 @@ def _identity(out, elements, shift_in, shift_out, identity_error) -> None:
     out.add("identity", ok, detail)
 
 
-def _homomorphism(out, symmetry, elements, x, y_probe, moved_in, moved_out, gen) -> None:
+def _homomorphism(out, symmetry, elements, inputs, output, gen) -> None:
     if not symmetry.can_compose:
         out.add("homomorphism", True, "not checked: the symmetry has no composition (compose=)")
         return
@@ -99,14 +110,13 @@ def _homomorphism(out, symmetry, elements, x, y_probe, moved_in, moved_out, gen)
         pairs = [pairs[i] for i in picks]
     products = [symmetry.compose(elements[g], elements[h]) for g, h in pairs]
     worst = []
-    for action, t, moved in (
-        (symmetry.in_action, x, moved_in),
-        (symmetry.out_action, y_probe, moved_out),
-    ):
+    for action, t, moved in (*inputs, output):
         lhs = action.apply(products, t)
         rhs = torch.stack([action.apply([elements[g]], moved[h])[0] for g, h in pairs])
         _, rel = relative_errors(lhs, rhs)
         worst.append(float(rel.max()))
+    # inputs: the worst over every input tensor; output last
+    worst = [max(worst[:-1], default=0.0), worst[-1]]
     ok = worst[0] < _TOL and worst[1] < _TOL
     if not ok:
         out.broken_action = True

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import DesignError, UnsupportedFamilyError
 from ._deepsets import expand_deepsets
+from ._e3nn import expand_e3nn
 from ._emlp import expand_emlp
 from ._gcnn import expand_gcnn
 from ._gnn import expand_gnn
@@ -28,6 +29,7 @@ EXPANSIONS: dict[str, Callable[[Any, Rule], ArchitecturePlan]] = {
     "emlp_symm_learning": expand_emlp,
     "deepsets_torch": expand_deepsets,
     "gnn_pyg": expand_gnn,
+    "e3nn_points": expand_e3nn,
 }
 
 
@@ -92,6 +94,19 @@ class Design:
             return Symmetry.images(p.group, p.input_repr, out, size=tuple(p.input_size))
         if p.domain == "vector":
             return Symmetry.vectors(p.group, p.input_repr, out)
+        if p.domain == "point_cloud":
+            module, o = self.module, p.options
+            conservative = bool(o.get("conservative"))
+            return Symmetry.point_clouds(
+                p.input_repr,
+                # the energy of a conservative model is invariant; otherwise the output irreps
+                # (per node for direct forces: energy contributions 0e and forces 1o)
+                "invariant" if conservative else p.output_repr,
+                group=p.group,
+                node_level=bool(o.get("node_level")),
+                forces=conservative,
+                example=lambda batch, gen: module.example_input(batch, seed=self.plan.seed),
+            )
         if p.domain == "graph":
             module = self.module
             return Symmetry.graphs(

@@ -91,6 +91,9 @@ class ArchitecturePlan(_Model):
     alternatives: list[AlternativePlan] = Field(default_factory=list)
     parameters: int | None = Field(default=None, description="trainable parameters")
     dependencies: dict[str, str] = Field(default_factory=dict)
+    options: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="family-specific settings (radius, l_max, ...)"
+    )
     spec_hash: str = ""
 
     @property

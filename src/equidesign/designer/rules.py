@@ -124,7 +124,7 @@ RULES: tuple[Rule, ...] = (
         library="e3nn + torch_geometric",
         rationale="atoms are a set (S_n) in 3D space (E(3)): messages built from spherical "
         "harmonics of relative positions and tensor products",
-        template=None,
+        template="e3nn_points",
         alternatives=(
             Alternative("SchNet-style invariant network", "torch_geometric", "distances only"),
         ),
@@ -137,7 +137,7 @@ RULES: tuple[Rule, ...] = (
         library="e3nn",
         rationale="irreps, spherical harmonics and tensor products give exact O(3) equivariance "
         "on points; relative positions give translations",
-        template=None,
+        template="e3nn_points",
         alternatives=(
             Alternative("EGNN (scalar-vector messages)", "torch", "cheaper; vectors only (l<=1)"),
         ),

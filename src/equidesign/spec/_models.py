@@ -96,6 +96,14 @@ class TaskSpec(_Model):
         examples=[1],
     )
 
+    conservative: Annotated[bool, Strict()] | None = Field(
+        default=None,
+        description="energy_forces only: forces as -dE/dpositions of the predicted energy "
+        "(true, the default: they conserve energy) or a separate l=1 output per atom (false: "
+        "one forward pass, forces not exactly a gradient)",
+        examples=[True],
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
@@ -106,6 +114,8 @@ class TaskSpec(_Model):
         self._check_rules()
         if self.kind in _TARGET_TASKS and self.targets is None:
             self.targets = 1
+        if self.kind == "energy_forces" and self.conservative is None:
+            self.conservative = True
         return self
 
 
@@ -264,8 +274,14 @@ class DesignSpec(_Model):
         return parse_group(self.group)
 
     def spec_hash(self) -> str:
-        """sha256 (hex) of the canonical JSON of the spec: independent of key order and layout."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """sha256 (hex) of the canonical JSON of the spec: independent of key order and layout.
+
+        Unset options (``None``) are left out, so that a new optional field does not change the
+        hash of every existing spec.
+        """
+        text = json.dumps(
+            self.model_dump(mode="json", exclude_none=True), sort_keys=True, separators=(",", ":")
+        )
         return hashlib.sha256(text.encode()).hexdigest()
 
     def to_yaml(self) -> str:
@@ -274,9 +290,23 @@ class DesignSpec(_Model):
         Options that are unset (``None``) are left out, so that the text loads back to an equal
         spec and reads like one a person wrote.
         """
-        return yaml.safe_dump(
+        return yaml.dump(
             self.model_dump(mode="json", exclude_none=True),
+            Dumper=_SpecDumper,
             sort_keys=False,
             default_flow_style=False,
             width=100,
         )
+
+
+class _SpecDumper(yaml.SafeDumper):
+    """Safe YAML, with multi-line text (a description) as a literal ``|`` block."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    multi_line = "\n" in value and all(line == line.rstrip() for line in value.splitlines())
+    style = "|" if multi_line else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_SpecDumper.add_representer(str, _text)

@@ -55,6 +55,11 @@ TASK_OUTPUTS: dict[str, tuple[str, str]] = {
         "per-pixel labels move with the image; use 'representation: trivial' for class scores",
     ),
     "forces": ("equivariant", "forces rotate with the molecule"),
+    "energy_forces": (
+        "invariant",
+        "the output is the energy, which does not change when the molecule moves; the forces "
+        "come from it (or from a second l=1 head with 'conservative: false')",
+    ),
 }
 
 #: where a regression may have an equivariant output: a vector, one output per set element,
@@ -175,6 +180,17 @@ SPEC_RULES: tuple[SpecRule, ...] = (
         message=lambda v: f"{v['task.kind']} predicts classes, not targets; remove 'targets'",
         position="key",
         doc="class-predicting tasks must not have `task.targets`",
+    ),
+    SpecRule(
+        field="task.conservative",
+        reads=("task.kind", "task.conservative"),
+        broken=lambda v: v["task.kind"] != "energy_forces" and v["task.conservative"] is not None,
+        message=lambda v: (
+            f"only energy_forces chooses how forces are computed, not {v['task.kind']}; "
+            "remove 'conservative'"
+        ),
+        position="key",
+        doc="only `energy_forces` may have `task.conservative` (default true)",
     ),
     # --- output -------------------------------------------------------------------------
     SpecRule(

@@ -120,6 +120,11 @@ class IrrepsAction(Action):
     def is_permutation(self) -> bool:
         return all(ir.l == 0 and ir.p == 1 for _, ir in self.irreps)
 
+    @property
+    def is_trivial(self) -> bool:
+        """Even scalars ``0e`` only: every rotation and reflection leaves them alone."""
+        return self.is_permutation()
+
     def rep_names(self) -> str:
         return str(self.irreps)
 
@@ -153,6 +158,8 @@ class PointAction(Action):
 class NodeAction(Action):
     """An action on node rows that also reorders the nodes when the element permutes them."""
 
+    reorders_rows = True
+
     def __init__(self, inner: Action):
         self.inner = inner
         self.orthogonal = inner.orthogonal
@@ -169,6 +176,9 @@ class NodeAction(Action):
 
     def is_permutation(self) -> bool | None:
         return self.inner.is_permutation()
+
+    def rows_fixed(self) -> Action:
+        return self.inner
 
     def rep_names(self) -> str:
         return self.inner.rep_names()

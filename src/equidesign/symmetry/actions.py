@@ -63,6 +63,9 @@ class Action(ABC):
     #: True when every element acts by an orthogonal map (norms are preserved), so the
     #: transpose of ``g`` is the action of ``g^{-1}``.
     orthogonal: bool = True
+    #: True when elements reorder the rows (nodes) of the tensor: a layer test then relabels
+    #: the graph structure (edge indices) passed with it; otherwise indices stay as recorded.
+    reorders_rows: bool = False
 
     @abstractmethod
     def apply(self, elements: Sequence[TestElement], x: torch.Tensor) -> torch.Tensor:
@@ -78,6 +81,10 @@ class Action(ABC):
     @property
     def is_trivial(self) -> bool:
         return False
+
+    def rows_fixed(self) -> Action:
+        """This action without its reordering of rows (the rigid-motion part on point clouds)."""
+        return self
 
     def is_permutation(self) -> bool | None:
         """Whether every element acts on channels by a permutation (pointwise maps commute).
@@ -371,6 +378,7 @@ class PermutationAction(Action):
     def __init__(self, dim: int = 1, name: str = "permutation"):
         self.dim = dim
         self.name = name
+        self.reorders_rows = dim == 0
 
     def check(self, x: torch.Tensor) -> None:
         if x.dim() <= self.dim % max(x.dim(), 1):

@@ -36,6 +36,10 @@ class TensorIO:
     def primary(self, x: torch.Tensor) -> torch.Tensor:
         return x
 
+    def inputs(self, x: torch.Tensor) -> list[tuple[str, torch.Tensor, Action]]:
+        """Every input tensor the group moves: ``(name, tensor, action)``."""
+        return [("input", x, self.action)]
+
     def grad_leaves(self, stacked: torch.Tensor) -> tuple[Any, list[tuple[torch.Tensor, Action]]]:
         leaf = stacked.detach().requires_grad_(True)
         return leaf, [(leaf, self.action)]
@@ -102,6 +106,15 @@ class GraphIO:
 
     def primary(self, x: Any) -> torch.Tensor:
         return self._batch(x)[self.primary_key]
+
+    def inputs(self, x: Any) -> list[tuple[str, torch.Tensor, Action]]:
+        """Every node attribute the group moves (``x``, ``pos``): ``(name, tensor, action)``."""
+        batch = self._batch(x)
+        return [
+            (key, batch[key], action)
+            for key, action in self.node_actions.items()
+            if key in batch.keys() and isinstance(batch[key], torch.Tensor)
+        ]
 
     def grad_leaves(self, stacked):
         leaves = []

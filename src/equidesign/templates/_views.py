@@ -59,11 +59,19 @@ def plan_table(plan: ArchitecturePlan) -> list[str]:
         size = ""
         if layer.in_size and layer.out_size:
             size = f"  {_size(layer.in_size)} -> {_size(layer.out_size)}"
-        rows.append(
+        row = (
             f"{layer.name:<{width}}  {layer.kind:<{kwidth}}  [{layer.in_repr}] -> "
             f"[{layer.out_repr}]{size}"
         )
+        if len(row) > _ROW_WIDTH:  # long irreps: the output on its own line, under the input
+            head = f"{layer.name:<{width}}  {layer.kind:<{kwidth}}  "
+            row = f"{head}[{layer.in_repr}]\n{' ' * (len(head) - 3)}-> [{layer.out_repr}]{size}"
+        rows.extend(row.split("\n"))
     return rows
+
+
+#: the longest plan row (docstrings indent it by 4 within 100 columns)
+_ROW_WIDTH = 92
 
 
 @dataclass
@@ -394,6 +402,69 @@ class GNNView(_BaseView):
         return ctx
 
 
+class E3nnView(_BaseView):
+    """e3nn tensor-product message passing (template ``e3nn_points.py.j2``)."""
+
+    template = "e3nn_points.py.j2"
+
+    def context(self) -> dict[str, Any]:
+        from e3nn import o3
+
+        p, o = self.plan, self.plan.options
+        node_level, conservative = bool(o["node_level"]), bool(o["conservative"])
+        sh = "+".join(f"1x{l}{'e' if l % 2 == 0 else 'o'}" for l in range(int(o["l_max"]) + 1))
+        scalars = str(o["scalars"])
+        acts = ", ".join(
+            "torch.nn.functional.silu" if ir.p == 1 else "torch.tanh"
+            for _, ir in o3.Irreps(scalars)
+        )
+        molecules = bool(o["atom_types"])
+        if conservative:
+            out_doc = "(B, 1) energies; forces(data) gives -dE/dpos."
+        elif o.get("direct_forces"):
+            out_doc = "(N, 4): per-atom energy (0e), force (1o)."
+        elif node_level:
+            out_doc = f"(N, {p.output_dim}) per-node [{p.output_repr}] (e3nn irreps)."
+        else:
+            out_doc = f"(B, {p.output_dim}) per-graph [{p.output_repr}]."
+        ctx = self.common()
+        ctx.update(
+            max_radius=o["max_radius"],
+            num_basis=o["num_basis"],
+            avg_neighbors=3.0,
+            radial_hidden=max(16, p.width),
+            node_level=node_level,
+            conservative=conservative,
+            direct_forces=bool(o.get("direct_forces")),
+            merge_parity=bool(o.get("merge_parity")),
+            irreps_twin="+".join(
+                f"{mul}x{ir.l}{'o' if ir.p == 1 else 'e'}" for mul, ir in o3.Irreps(p.output_repr)
+            ),
+            parity=bool(o["parity"]),
+            irreps_in=p.input_repr,
+            irreps_out=p.output_repr,
+            irreps_sh=sh,
+            hidden=f"{scalars}+{o['gated']}",
+            scalars=scalars,
+            scalar_acts=f"[{acts}]",
+            gates=o["gates"],
+            gated=o["gated"],
+            depth=p.depth,
+            class_doc=f"{p.group}-{p.symmetry_type.lower()} tensor-product network (e3nn).\n\n"
+            "    Relative positions, spherical harmonics and gated nonlinearities keep every layer\n"
+            "    equivariant; each layer declares irreps_in/irreps_out.",
+            forward_doc=f"A PyG Batch (pos (N, 3), x (N, {o3.Irreps(p.input_repr).dim})) -> "
+            + out_doc,
+            what="molecules" if molecules else "point clouds",
+            points=p.input_size[0],
+            atom_types=int(o["atom_types"]),
+            in_dim=o3.Irreps(p.input_repr).dim,
+            spread=1.2,
+            dtype=p.dtype,
+        )
+        return ctx
+
+
 def _reps(group: GroupInfo, expr: str):
     from ..groups import build_rep_list
 
@@ -405,4 +476,5 @@ VIEWS = {
     "emlp_symm_learning": EMLPView,
     "deepsets_torch": DeepSetsView,
     "gnn_pyg": GNNView,
+    "e3nn_points": E3nnView,
 }
