@@ -15,6 +15,7 @@ from ._e3nn import expand_e3nn
 from ._emlp import expand_emlp
 from ._gcnn import expand_gcnn
 from ._gnn import expand_gnn
+from ._steerable import expand_steerable
 from .checks import run_checks
 from .plan import Adjustment, ArchitecturePlan
 from .rules import Rule, select_rule
@@ -30,6 +31,7 @@ EXPANSIONS: dict[str, Callable[[Any, Rule], ArchitecturePlan]] = {
     "deepsets_torch": expand_deepsets,
     "gnn_pyg": expand_gnn,
     "e3nn_points": expand_e3nn,
+    "steerable_escnn": expand_steerable,
 }
 
 

@@ -95,7 +95,7 @@ RULES: tuple[Rule, ...] = (
         library="escnn",
         rationale="SO(2)/O(2) have no finite regular representation; band-limited irreps with "
         "Fourier, norm or gated nonlinearities approximate all rotations",
-        template=None,
+        template="steerable_escnn",
         alternatives=(
             Alternative(
                 "regular-field G-CNN on C_N (N = 8 or 16)",

@@ -33,6 +33,10 @@ def gspace_constructor(group: GroupInfo) -> str:
         return f"gspaces.rot2dOnR2(N={int(group.n)})"
     if group.kind == "dihedral":
         return f"gspaces.flipRot2dOnR2(N={int(group.n)})"
+    if group.kind == "so2":
+        return "gspaces.rot2dOnR2(N=-1)"  # N=-1: all rotations
+    if group.kind == "o2":
+        return "gspaces.flipRot2dOnR2(N=-1)"
     raise ValueError(f"no planar gspace for {group.name}")
 
 
@@ -42,6 +46,10 @@ def _standard(group: GroupInfo, G: str) -> str:
     if group.kind == "dihedral":
         n = int(group.n)
         return f"{G}.irrep(1, 1)" if n != 2 and n != 1 else f"{G}.irrep(1, {1 if n == 2 else 0})"
+    if group.kind == "so2":
+        return f"{G}.irrep(1)"
+    if group.kind == "o2":
+        return f"{G}.irrep(1, 1)"
     if group.kind in ("ico", "octa"):
         return f"{G}.standard_representation"
     return f"{G}.standard_representation()"

@@ -210,6 +210,90 @@ class GCNNView(_BaseView):
         return ctx
 
 
+class SteerableView(_BaseView):
+    """Steerable CNN with band-limited fields for SO2/O2 (template ``steerable_escnn.py.j2``)."""
+
+    template = "steerable_escnn.py.j2"
+
+    def _code(self, layer: LayerPlan) -> str:
+        p = self.plan
+        hidden = lambda r: "hidden" if r not in (p.input_repr, p.output_repr) else None  # noqa: E731
+        i = "self.in_type" if layer.in_repr == p.input_repr else hidden(layer.in_repr)
+        o = "self.out_type" if layer.name == "head" and layer.kind == "R2Conv" else "hidden"
+        k, s, pad = layer.kernel_size, layer.stride or 1, layer.padding or 0
+        table = {
+            "R2Conv": lambda: f"enn.R2Conv({i}, {o}, kernel_size={k}, padding={pad})",
+            "IIDBatchNorm2d": lambda: f"enn.IIDBatchNorm2d({i})",
+            "FourierELU": lambda: "fourier_elu(self.gspace)",
+            "PointwiseAvgPoolAntialiased2D": lambda: (
+                f"enn.PointwiseAvgPoolAntialiased2D({i}, sigma={layer.sigma}, stride={s})"
+            ),
+            "PointwiseAvgPool2D": lambda: (
+                f"enn.PointwiseAvgPool2D({i}, kernel_size={k}, stride={s})"
+            ),
+            "NormPool": lambda: f"enn.NormPool({i})",
+            "PointwiseAdaptiveAvgPool2D": lambda: (
+                "enn.PointwiseAdaptiveAvgPool2D(self.norm_pool.out_type, 1)"
+            ),
+            "InvariantHead": lambda: (
+                f"InvariantHead(G, self.norm_pool.out_type.size, {int(layer.features or 16)}, "
+                f"{p.output_dim})"
+            ),
+        }
+        return table[layer.kind]()
+
+    def context(self) -> dict[str, Any]:
+        p, o = self.plan, self.plan.options
+        seen: set[str] = set()
+        features, tail = [], []
+        for layer in p.layers:
+            inside = layer.name.startswith("features.")
+            view = LayerView(layer.name.split(".", 1)[-1], self._code(layer), _comment(layer, seen))
+            (features if inside else tail).append(view)
+        dense = p.task == "segmentation"
+        size = p.input_size or [0, 0]
+        channels = sum(r.size for r in _reps(self.group, p.input_repr))
+        if dense:
+            forward_tail = ["h = self.head(h)", "return h.tensor"]
+            out_doc = f"(B, {p.output_dim}, {size[0]}, {size[1]}) per-pixel outputs"
+        else:
+            forward_tail = [
+                "h = self.spatial_pool(self.norm_pool(h))",
+                "return self.head(h.tensor.flatten(1))",
+            ]
+            out_doc = f"(B, {p.output_dim}) outputs"
+        samples = int(o["fourier_samples"])
+        samples_doc = (
+            f"{samples} rotations (multiples of {360 / samples:g} degrees)"
+            if self.group.kind == "so2"
+            else f"{samples} rotations (multiples of {360 / samples:g} degrees), each with and "
+            "without the reflection"
+        )
+        ctx = self.common()
+        ctx.update(
+            gspace=gspace_constructor(self.group),
+            in_reps=rep_list_code(self.group, p.input_repr, "G"),
+            in_repr=p.input_repr,
+            out_reps=rep_list_code(self.group, p.output_repr, "G"),
+            out_repr=p.output_repr,
+            width=p.width,
+            max_frequency=int(o["max_frequency"]),
+            samples=samples,
+            samples_doc=samples_doc,
+            features=features,
+            tail=tail,
+            forward_tail=forward_tail,
+            forward_doc=f"(B, {channels}, {size[0]}, {size[1]}) images -> {out_doc}, "
+            f"{p.symmetry_type.lower()} under {p.group}.",
+            dense=dense,
+            needs_head=not dense,
+            in_channels=channels,
+            height=size[0],
+            width_px=size[1],
+        )
+        return ctx
+
+
 class EMLPView(_BaseView):
     """Equivariant MLP of projected eLinear layers (template ``emlp_symm_learning.py.j2``)."""
 
@@ -477,4 +561,5 @@ VIEWS = {
     "deepsets_torch": DeepSetsView,
     "gnn_pyg": GNNView,
     "e3nn_points": E3nnView,
+    "steerable_escnn": SteerableView,
 }
