@@ -110,7 +110,11 @@ def _summary(result, report, target: Path) -> None:
         "layers tested", f"{sum(r.passed for r in report.layers)}/{len(report.layers)} pass"
     )
     if report.gradient is not None:
-        table.add_row("gradients", f"{report.gradient.max_rel:.1e} ({report.gradient.level.value})")
+        g = report.gradient
+        text = f"{g.max_rel:.1e} ({g.level.value})"
+        if g.float64_max_rel is not None and g.passed:
+            text = f"{g.max_rel:.1e} float32 round-off; {g.float64_max_rel:.1e} in float64"
+        table.add_row("gradients", text)
     table.add_row("verdict", report.verdict)
     table.add_row("written", str(target))
     Console(stderr=False).print(table)

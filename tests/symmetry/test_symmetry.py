@@ -47,7 +47,7 @@ def test_off_grid_groups_get_smooth_disk_supported_inputs():
 
 @pytest.mark.parametrize(
     "group, message",
-    [("C0", "'C0' is not a group"), ("Q8", "is not a group"), ("SO3", r"does not act on R\^2")],
+    [("C0", "'C0' is not a group"), ("Q8", "is not a group"), ("SE3", r"does not act on R\^2")],
 )
 def test_bad_image_groups_give_one_line_errors(group, message):
     with pytest.raises(EquidesignError, match=message) as info:

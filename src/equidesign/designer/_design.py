@@ -16,6 +16,7 @@ from ._emlp import expand_emlp
 from ._gcnn import expand_gcnn
 from ._gnn import expand_gnn
 from ._steerable import expand_steerable
+from ._voxels import expand_voxels
 from .checks import run_checks
 from .plan import Adjustment, ArchitecturePlan
 from .rules import Rule, select_rule
@@ -32,6 +33,7 @@ EXPANSIONS: dict[str, Callable[[Any, Rule], ArchitecturePlan]] = {
     "gnn_pyg": expand_gnn,
     "e3nn_points": expand_e3nn,
     "steerable_escnn": expand_steerable,
+    "voxels_escnn": expand_voxels,
 }
 
 
@@ -92,7 +94,7 @@ class Design:
 
         p = self.plan
         out = "invariant" if p.symmetry_type == "Invariant" else p.output_repr
-        if p.domain == "image2d":
+        if p.domain in ("image2d", "image3d"):
             return Symmetry.images(p.group, p.input_repr, out, size=tuple(p.input_size))
         if p.domain == "vector":
             return Symmetry.vectors(p.group, p.input_repr, out)

@@ -111,7 +111,7 @@ RULES: tuple[Rule, ...] = (
         family="3D steerable CNN",
         library="escnn",
         rationale="rotations of R^3 act on voxel grids through escnn's R3Conv steerable kernels",
-        template=None,
+        template="voxels_escnn",
         alternatives=(
             Alternative("octahedral regular-field CNN", "escnn", "exact on the voxel grid"),
         ),

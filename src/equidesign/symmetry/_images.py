@@ -1,4 +1,6 @@
-"""``Symmetry.images``: planar groups acting on images through escnn field types."""
+"""``Symmetry.images``: groups acting on images (2D) and voxel grids (3D) through escnn field
+types. Planar groups (C_n, D_n, SO2, O2) act on images; SO3, O3 and the polyhedral groups on
+voxel grids."""
 
 from __future__ import annotations
 
@@ -22,14 +24,19 @@ from .actions import FieldAction, TrivialAction
 __all__ = ["image_symmetry", "resolve_gspace", "resolve_field_type"]
 
 
+#: group kinds that act on 3D space (voxel grids); the others act on the plane
+SPATIAL_3D = {"so3", "o3", "octa", "ico", "full_octa", "full_ico"}
+
+
 def resolve_gspace(group: Any) -> tuple[GroupInfo | None, Any]:
-    """A (GroupInfo, escnn GSpace on R^2) pair from a name, GroupInfo, GSpace or escnn group."""
+    """A (GroupInfo, escnn GSpace on R^2 or R^3) pair from a name, GroupInfo, GSpace or escnn
+    group."""
     from .._libs import escnn_group, escnn_gspaces
 
     gs = escnn_gspaces()
     if isinstance(group, (str, GroupInfo)):
         info = parse_group(group)
-        return info, info.gspace(2)
+        return info, info.gspace(3 if info.kind in SPATIAL_3D else 2)
     if isinstance(group, gs.GSpace):
         return None, group
     if isinstance(group, escnn_group().Group):
@@ -39,12 +46,16 @@ def resolve_gspace(group: Any) -> tuple[GroupInfo | None, Any]:
             "DihedralGroup": lambda: gs.flipRot2dOnR2(N=group.order() // 2),
             "SO2": lambda: gs.rot2dOnR2(N=-1),
             "O2": lambda: gs.flipRot2dOnR2(N=-1),
+            "SO3": gs.rot3dOnR3,
+            "O3": gs.flipRot3dOnR3,
+            "Octahedral": gs.octaOnR3,
+            "Icosahedral": gs.icoOnR3,
         }
         if name in table:
             return None, table[name]()
     raise SymmetryError(
-        f"group: {group!r} does not act on images; use C<n>, D<n>, SO2 or O2 (a name, or an "
-        "escnn GSpace on R^2)"
+        f"group: {group!r} does not act on images; use C<n>, D<n>, SO2 or O2 on images, SO3, "
+        "O3, octahedral or icosahedral on voxels (a name, or an escnn GSpace)"
     )
 
 
@@ -83,7 +94,13 @@ def image_symmetry(cls, group, in_type, out_type, *, size, n_random):
         )
 
     has_offgrid = not all(exactness(list(G.elements))) if G.order() > 0 else True
-    shape = None if size is None else ((size, size) if isinstance(size, int) else tuple(size))
+    d = int(gspace.dimensionality)
+    shape = None if size is None else ((size,) * d if isinstance(size, int) else tuple(size))
+    if shape is not None and len(shape) != d:
+        raise SymmetryError(
+            f"size: {size!r} has {len(shape)} axes; {G.name} acts on {d}D grids: use size=N or "
+            f"a list of {d} sizes"
+        )
 
     def make(batch, gen, dtype, device):
         if shape is None:
@@ -106,8 +123,8 @@ def image_symmetry(cls, group, in_type, out_type, *, size, n_random):
 
     return cls(
         name=G.name,
-        domain="image2d",
-        _flows=flows,
+        domain=f"image{d}d",
+        _flows=flows if d == 2 else None,
         in_action=in_action,
         out_action=out_action,
         group=info,

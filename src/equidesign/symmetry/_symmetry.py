@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -409,26 +410,30 @@ def _resolve_rep_list(info: GroupInfo | None, G: Any, rep: Any) -> list[Any]:
 
 
 def smooth_disk_noise(
-    batch: int, channels: int, shape: tuple[int, int], gen: torch.Generator, dtype
+    batch: int, channels: int, shape: tuple[int, ...], gen: torch.Generator, dtype
 ) -> torch.Tensor:
-    """Gaussian noise blurred (sigma 2 px) and tapered to the inscribed disk.
+    """Gaussian noise blurred (sigma 2 px) and tapered to the inscribed disk (2D) or ball (3D).
 
     Rotations off the pixel grid lose the corners and interpolate; smooth, disk-supported inputs
     keep that interpolation error near 1% (cubic convolution), so the test stays sharp.
     """
     sigma = 2.0
+    d = len(shape)
     x = torch.randn(batch * channels, 1, *shape, generator=gen, dtype=torch.float64)
     radius = int(3 * sigma) + 1
     t = torch.arange(-radius, radius + 1, dtype=torch.float64)
     k = torch.exp(-(t**2) / (2 * sigma**2))
     k = k / k.sum()
-    x = torch.nn.functional.conv2d(x, k.view(1, 1, -1, 1), padding=(radius, 0))
-    x = torch.nn.functional.conv2d(x, k.view(1, 1, 1, -1), padding=(0, radius))
-    h, w = shape
-    i = torch.arange(h, dtype=torch.float64) - (h - 1) / 2
-    j = torch.arange(w, dtype=torch.float64) - (w - 1) / 2
-    r = torch.sqrt(i[:, None] ** 2 + j[None, :] ** 2)
-    outer = (min(h, w) - 1) / 2 - 1
+    conv = torch.nn.functional.conv2d if d == 2 else torch.nn.functional.conv3d
+    for axis in range(d):  # separable blur, one axis at a time
+        view = [1] * d
+        view[axis] = -1
+        padding = [0] * d
+        padding[axis] = radius
+        x = conv(x, k.view(1, 1, *view), padding=tuple(padding))
+    axes = [torch.arange(n, dtype=torch.float64) - (n - 1) / 2 for n in shape]
+    r = torch.sqrt(sum(a**2 for a in torch.meshgrid(*axes, indexing="ij")))
+    outer = (min(shape) - 1) / 2 - 1
     taper = max(1.0, min(5.0, outer / 3))
     mask = 0.5 - 0.5 * torch.cos(math.pi * ((outer - r) / taper).clamp(0, 1))
     x = x * mask
@@ -444,6 +449,17 @@ def grid_exact_subgroup(G: Any, gspace: Any) -> list[Any]:
     """Elements of a continuous planar group that the pixel grid carries exactly."""
     name = type(G).__name__
     quarter = [k * math.pi / 2 for k in range(4)]
+    if name in ("SO3", "O3"):
+        # the 24 rotations of the cube (signed permutation matrices, det +1); O(3) adds -I
+        cube = [
+            m
+            for p in itertools.permutations(range(3))
+            for signs in itertools.product((1.0, -1.0), repeat=3)
+            if np.linalg.det(m := np.eye(3)[list(p)] * np.array(signs)) > 0
+        ]
+        if name == "SO3":
+            return [G.element(m, "MAT") for m in cube]
+        return [G.element((f, m), "MAT") for f in (0, 1) for m in cube]
     if name == "SO2":
         return [G.element(a) for a in quarter]
     if name == "O2":

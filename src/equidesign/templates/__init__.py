@@ -37,8 +37,22 @@ def render_model(plan, spec_yaml: str) -> str:
     if view_cls is None:
         raise CodegenError(f"no template for family {plan.family!r} ({plan.template!r})")
     view = view_cls(plan, spec_yaml)
-    text = environment().get_template(view.template).render(**view.context())
+    context = view.context()
+    if "forward_doc" in context:
+        context["forward_doc"] = _method_docstring(context["forward_doc"])
+    text = environment().get_template(view.template).render(**context)
     return format_source(text, filename="model.py")
+
+
+def _method_docstring(text: str, indent: int = 8, width: int = 100) -> str:
+    """A one-line method docstring, or wrapped lines closed on their own line when too long."""
+    import textwrap
+
+    if indent + len(text) + 6 <= width:
+        return text
+    pad = " " * indent
+    lines = textwrap.wrap(text, width - indent - 6)
+    return "\n".join([lines[0], *(pad + line for line in lines[1:])]) + "\n" + pad
 
 
 def render_architecture(plan) -> str:

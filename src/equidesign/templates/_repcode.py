@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from ..groups import GroupInfo, RepTerm, parse_rep_expr
 
-__all__ = ["group_constructor", "gspace_constructor", "rep_list_code", "rep_code"]
+__all__ = [
+    "group_constructor",
+    "gspace_constructor",
+    "voxel_gspace_constructor",
+    "rep_list_code",
+    "rep_code",
+]
 
 _GROUP_FUNCS = {
     "cyclic": "cyclic_group",
@@ -38,6 +44,23 @@ def gspace_constructor(group: GroupInfo) -> str:
     if group.kind == "o2":
         return "gspaces.flipRot2dOnR2(N=-1)"
     raise ValueError(f"no planar gspace for {group.name}")
+
+
+_VOXEL_GSPACES = {
+    "so3": "gspaces.rot3dOnR3()",
+    "o3": "gspaces.flipRot3dOnR3()",
+    "octa": "gspaces.octaOnR3()",
+    "ico": "gspaces.icoOnR3()",
+    "full_octa": "gspaces.fullOctaOnR3()",
+    "full_ico": "gspaces.fullIcoOnR3()",
+}
+
+
+def voxel_gspace_constructor(group: GroupInfo) -> str:
+    """escnn's space of a 3D group acting on voxel grids (R^3)."""
+    if group.kind not in _VOXEL_GSPACES:
+        raise ValueError(f"no voxel gspace for {group.name}")
+    return _VOXEL_GSPACES[group.kind]
 
 
 def _standard(group: GroupInfo, G: str) -> str:

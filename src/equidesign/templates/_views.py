@@ -12,7 +12,13 @@ from typing import Any
 from .. import __version__
 from ..designer.plan import ArchitecturePlan, LayerPlan
 from ..groups import GroupInfo, parse_group
-from ._repcode import group_constructor, gspace_constructor, rep_code, rep_list_code
+from ._repcode import (
+    group_constructor,
+    gspace_constructor,
+    rep_code,
+    rep_list_code,
+    voxel_gspace_constructor,
+)
 
 __all__ = ["LayerView", "GCNNView", "EMLPView", "VIEWS", "plan_table"]
 
@@ -294,6 +300,82 @@ class SteerableView(_BaseView):
         return ctx
 
 
+class VoxelsView(_BaseView):
+    """3D steerable CNN on voxel grids (template ``voxels_escnn.py.j2``)."""
+
+    template = "voxels_escnn.py.j2"
+
+    def _code(self, layer: LayerPlan) -> str:
+        p = self.plan
+        i = "self.in_type" if layer.in_repr == p.input_repr and layer.role == "lift" else "hidden"
+        o = "self.out_type" if layer.name == "head" and layer.kind == "R3Conv" else "hidden"
+        k, s, pad = layer.kernel_size, layer.stride or 1, layer.padding or 0
+        pooled = "self.invariant_pool.out_type"
+        table = {
+            "R3Conv": lambda: f"enn.R3Conv({i}, {o}, kernel_size={k}, padding={pad})",
+            "IIDBatchNorm3d": lambda: f"enn.IIDBatchNorm3d({i})",
+            "InnerBatchNorm": lambda: f"enn.InnerBatchNorm({i})",
+            "ReLU": lambda: f"enn.ReLU({i}, inplace=True)",
+            "FourierELU": lambda: "fourier_elu(self.gspace)",
+            "PointwiseAvgPoolAntialiased3D": lambda: (
+                f"enn.PointwiseAvgPoolAntialiased3D({i}, sigma={layer.sigma}, stride={s})"
+            ),
+            "PointwiseAvgPool3D": lambda: (
+                f"enn.PointwiseAvgPool3D({i}, kernel_size={k}, stride={s})"
+            ),
+            "NormPool": lambda: f"enn.NormPool({i})",
+            "GroupPooling": lambda: f"enn.GroupPooling({i})",
+            "PointwiseAdaptiveAvgPool3D": lambda: f"enn.PointwiseAdaptiveAvgPool3D({pooled}, 1)",
+            "InvariantHead": lambda: (
+                f"InvariantHead(G, {pooled}.size, {int(layer.features or 16)}, {p.output_dim})"
+            ),
+        }
+        return table[layer.kind]()
+
+    def context(self) -> dict[str, Any]:
+        p, o = self.plan, self.plan.options
+        seen: set[str] = set()
+        features, tail = [], []
+        for layer in p.layers:
+            inside = layer.name.startswith("features.")
+            view = LayerView(layer.name.split(".", 1)[-1], self._code(layer), _comment(layer, seen))
+            (features if inside else tail).append(view)
+        dense = p.task == "segmentation"
+        n = (p.input_size or [0])[0]
+        channels = sum(r.size for r in _reps(self.group, p.input_repr))
+        if dense:
+            forward_tail = ["h = self.head(h)", "return h.tensor"]
+            out_doc = f"(B, {p.output_dim}, {n}, {n}, {n}) per-voxel outputs"
+        else:
+            forward_tail = [
+                "h = self.spatial_pool(self.invariant_pool(h))",
+                "return self.head(h.tensor.flatten(1))",
+            ]
+            out_doc = f"(B, {p.output_dim}) outputs"
+        ctx = self.common()
+        ctx.update(
+            gspace=voxel_gspace_constructor(self.group),
+            in_reps=rep_list_code(self.group, p.input_repr, "G"),
+            in_repr=p.input_repr,
+            out_reps=rep_list_code(self.group, p.output_repr, "G"),
+            out_repr=p.output_repr,
+            width=p.width,
+            fourier=bool(o["continuous"]),
+            inversion=self.group.kind == "o3",
+            max_frequency=int(o["max_frequency"]),
+            order=self.group.order or 0,
+            features=features,
+            tail=tail,
+            forward_tail=forward_tail,
+            forward_doc=f"(B, {channels}, {n}, {n}, {n}) voxels -> {out_doc}, "
+            f"{p.symmetry_type.lower()} under {p.group}.",
+            needs_head=not dense,
+            in_channels=channels,
+            size=n,
+        )
+        return ctx
+
+
 class EMLPView(_BaseView):
     """Equivariant MLP of projected eLinear layers (template ``emlp_symm_learning.py.j2``)."""
 
@@ -562,4 +644,5 @@ VIEWS = {
     "gnn_pyg": GNNView,
     "e3nn_points": E3nnView,
     "steerable_escnn": SteerableView,
+    "voxels_escnn": VoxelsView,
 }
