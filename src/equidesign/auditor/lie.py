@@ -45,8 +45,8 @@ __all__ = ["lie_derivative", "compute_lie_derivative"]
 
 NORMALIZATION = (
     "LEE = mean over inputs of ||L_X f(x)|| / sigma, sigma = RMS over inputs of ||f(x) - mean f|| "
-    "(spread = standard deviation of ||L_X f(x)|| / sigma); t in pixels for translations, "
-    "radians for rotation, unit shear and log-scale"
+    "(spread = standard deviation of ||L_X f(x)|| / sigma); t in radians for rotations, pixels "
+    "for image translations (the positions' unit on point clouds), unit shear and log-scale"
 )
 
 
@@ -57,12 +57,63 @@ def _jvp(fn, primal: torch.Tensor, tangent: torch.Tensor) -> tuple[torch.Tensor,
 
 def _model_lie(model, symmetry, x, flow) -> torch.Tensor:
     """L_X f(x) = J_f(x) v_in(x) - v_out(f(x))."""
+    velocity = flow.velocity_in(x)
+    if isinstance(velocity, dict):  # several input tensors move (point clouds: pos, x)
+        y, jy = _jvp_attributes(model, symmetry, x, velocity)
+    else:
 
-    def f(inp):
-        return model_output(model(symmetry.model_input(model, inp)))
+        def f(inp):
+            return model_output(model(symmetry.model_input(model, inp)))
 
-    y, jy = _jvp(f, x, flow.velocity_in(x))
+        y, jy = _jvp(f, x, velocity)
     return jy - flow.velocity_out(y) if flow.moves_output else jy
+
+
+def _jvp_attributes(model, symmetry, batch, velocity: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward-mode derivative of the model along velocities of a structured input's tensors
+    (dual tensors: the graph built from them, e.g. a radius graph, is held fixed, which is the
+    derivative where no edge sits exactly at the cutoff)."""
+    import torch.autograd.forward_ad as fwAD
+
+    try:
+        with torch.no_grad(), fwAD.dual_level():
+            moved = batch.clone()
+            for key, v in velocity.items():
+                moved[key] = fwAD.make_dual(batch[key], v.to(batch[key]))
+            out = model_output(model(symmetry.model_input(model, moved)))
+            primal, tangent = fwAD.unpack_dual(out)
+    except (NotImplementedError, RuntimeError):
+        # an operation without forward-mode AD (torch.cdist in a radius graph): J v from two
+        # reverse passes, J v = d/du <J^T u, v>
+        return _jvp_by_double_backward(model, symmetry, batch, velocity)
+    if tangent is None:  # the output does not depend on the moved tensors
+        tangent = torch.zeros_like(primal)
+    return primal, tangent
+
+
+def _jvp_by_double_backward(model, symmetry, batch, velocity):
+    with torch.enable_grad():
+        moved = batch.clone()
+        leaves = {}
+        for key in velocity:
+            leaves[key] = batch[key].detach().requires_grad_(True)
+            moved[key] = leaves[key]
+        out = model_output(model(symmetry.model_input(model, moved)))
+        u = torch.zeros_like(out, requires_grad=True)
+        grads = torch.autograd.grad(
+            out, list(leaves.values()), u, create_graph=True, allow_unused=True
+        )
+        inner = sum(
+            (g * velocity[k].to(g)).sum()
+            for k, g in zip(leaves, grads, strict=True)
+            if g is not None
+        )
+        if not torch.is_tensor(inner) or not inner.requires_grad:
+            return out.detach(), torch.zeros_like(out).detach()
+        (tangent,) = torch.autograd.grad(inner, u, allow_unused=True)
+    if tangent is None:
+        tangent = torch.zeros_like(out)
+    return out.detach(), tangent.detach()
 
 
 def _spatial(t: torch.Tensor) -> bool:
@@ -205,6 +256,11 @@ def compute_lie_derivative(
             notes.append(f"layer-wise attribution failed: {type(exc).__name__}: {exc}")
     elif layerwise:
         notes.append("layer-wise attribution needs image flows on feature maps")
+    if symmetry.domain == "point_cloud":
+        notes.append(
+            "point clouds: rotations move positions and irreps features (e3nn's so(3) "
+            "generators), translations move positions; per row of the output (graph or node)"
+        )
     results = {}
     for g in names:
         norms = lie[g].reshape(lie[g].shape[0], -1).to(torch.float64).norm(dim=1) / sigma
@@ -217,14 +273,15 @@ def compute_lie_derivative(
             per_layer=shares[g],
             remainder=remainders[g],
         )
-    notes.append(
-        "features move spatially only; escnn fibers are held fixed, so inside a group CNN the "
-        "attribution measures spatial aliasing"
-    )
+    if symmetry.domain == "image2d":
+        notes.append(
+            "features move spatially only; escnn fibers are held fixed, so inside a group CNN the "
+            "attribution measures spatial aliasing"
+        )
     return LieDerivativeResult(
         normalization=NORMALIZATION,
         padding=padding,
-        n_inputs=int(x.shape[0]),
+        n_inputs=symmetry.io.samples(x),
         output_action="moved back with the input's flow" if out_moves else "left as is (invariant)",
         generators=results,
         notes=notes,
@@ -301,8 +358,10 @@ def lie_derivative(
     with audit_conditions(model, run_dtype):
         if inputs is None:
             x = symmetry.example_input(n_inputs, seed=seed, dtype=run_dtype, device=device)
-        else:
+        elif unwrap(inputs) is not None:
             x = unwrap(inputs).to(device=device, dtype=run_dtype)
+        else:  # a structured input (a PyG batch)
+            x = symmetry.io.to(inputs, device, run_dtype)
         return compute_lie_derivative(
             model, symmetry, x, generators, layerwise=layerwise, padding=padding
         )

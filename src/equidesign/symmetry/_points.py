@@ -20,7 +20,15 @@ from ..groups import parse_group
 from .actions import Action, ElementSet, TestElement, TrivialAction
 from .io import GraphIO
 
-__all__ = ["RigidMotion", "IrrepsAction", "PointAction", "NodeAction", "point_cloud_symmetry"]
+__all__ = [
+    "RigidMotion",
+    "IrrepsAction",
+    "PointAction",
+    "NodeAction",
+    "point_cloud_symmetry",
+    "point_flows",
+    "irreps_generators",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -314,6 +322,9 @@ def point_cloud_symmetry(
         in_action=feat if feat is not None else pos,
         out_action=out_action,
         group=info,
+        _flows=lambda padding, reference: point_flows(
+            irreps_in, None if irreps_out in (None, "invariant") else irreps_out, translations
+        ),
         n_random=n_random,
         _element_source=source,
         _input_maker=maker,
@@ -325,3 +336,80 @@ def point_cloud_symmetry(
     sym.relabel = relabel
     sym.forces = forces
     return sym
+
+
+# ------------------------------------------------------------------------- Lie derivative
+#: so(3) generators: the rotation about axis k is exp(t L_k), L_k v = e_k x v
+_AXES = "xyz"
+
+
+def _so3_generator(k: int) -> torch.Tensor:
+    L = torch.zeros(3, 3, dtype=torch.float64)
+    i, j = [(1, 2), (2, 0), (0, 1)][k]
+    L[j, i], L[i, j] = 1.0, -1.0
+    return L
+
+
+def irreps_generators(irreps) -> torch.Tensor:
+    """``(3, dim, dim)`` float64: how the rotation generators act on e3nn irreps (block diagonal
+    of e3nn's ``so3_generators(l)``, computed in float64; their exponentials are this module's
+    Wigner matrices)."""
+    from e3nn import o3
+
+    irreps = _irreps(irreps)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # e3nn builds its change of basis in the default
+    try:
+        blocks = [
+            o3.so3_generators(ir.l).to(torch.float64) for mul, ir in irreps for _ in range(mul)
+        ]
+    finally:
+        torch.set_default_dtype(default)
+    if not blocks:
+        return torch.zeros(3, 0, 0, dtype=torch.float64)
+    return torch.stack([torch.block_diag(*[b[k] for b in blocks]) for k in range(3)])
+
+
+def point_flows(irreps_in, irreps_out, translations: bool = True) -> dict:
+    """Rotations about x, y, z (and translations along them): :class:`~.flows.Flow` objects
+    whose velocities are dicts of node attributes (``pos``, ``x``) of a PyG batch."""
+    from .flows import Flow
+
+    gens_in = None if irreps_in is None else irreps_generators(irreps_in)
+    gens_out = None if irreps_out is None else irreps_generators(irreps_out)
+
+    def rotation(k):
+        L = _so3_generator(k)
+
+        def v_in(batch):
+            pos = batch.pos
+            out = {"pos": pos @ L.to(pos).T}
+            if gens_in is not None and "x" in batch.keys():
+                out["x"] = batch.x @ gens_in[k].to(batch.x).T
+            return out
+
+        def v_out(y):
+            return y @ gens_out[k].to(y).T
+
+        moves = gens_out is not None
+        return Flow(
+            f"rotate_{_AXES[k]}",
+            None,
+            v_out if moves else None,
+            v_in,
+            v_out if moves else None,
+            "radians",
+        )
+
+    def translation(k):
+        def v_in(batch):
+            v = torch.zeros_like(batch.pos)
+            v[:, k] = 1.0
+            return {"pos": v}
+
+        return Flow(f"translate_{_AXES[k]}", None, None, v_in, None, "length")
+
+    flows = {f"rotate_{_AXES[k]}": rotation(k) for k in range(3)}
+    if translations:
+        flows.update({f"translate_{_AXES[k]}": translation(k) for k in range(3)})
+    return flows
