@@ -74,3 +74,13 @@ def test_report_renders_a_stored_audit(tmp_path):
     page = tmp_path / "page.html"
     html = _run("report", str(tmp_path / "a" / "audit.json"), "--html", "-o", str(page))
     assert html.returncode == 0 and "<!DOCTYPE html>" in page.read_text()
+
+
+def test_audit_of_a_point_cloud_model_tests_forces_and_the_lie_derivative(tmp_path):
+    sym = ROOT / "tests" / "fixtures" / "e3_molecule.yaml"
+    out = _run("audit", f"{MODELS}:build_molecule", "-s", str(sym), "-o", str(tmp_path / "m"))
+    assert out.returncode == 0, out.stderr
+    report = json.loads((tmp_path / "m" / "audit.json").read_text())
+    assert report["verdict"] == "PASS"
+    assert report["forces"]["passed"]
+    assert set(report["lie_derivative"]["generators"]) >= {"rotate_x", "translate_z"}

@@ -16,8 +16,18 @@ __all__ = ["SYMMETRY_RULES", "SymmetrySpec", "load_symmetry_spec"]
 Int = Annotated[int, Strict()]
 
 
+_PERMUTATION_DOMAINS = ("set", "graph")
+_MOVES = ("invariant", "equivariant")
+
+
 def _output_representation(value: str) -> str:
-    if value.strip().lower() != "invariant":
+    if value.strip().lower() not in _MOVES:
+        check_representation(value)
+    return value
+
+
+def _input_representation(value: str) -> str:
+    if value.strip().lower() != "none":
         check_representation(value)
     return value
 
@@ -26,10 +36,58 @@ SYMMETRY_RULES: tuple[SpecRule, ...] = (
     SpecRule(
         field="size",
         reads=("domain", "size"),
-        broken=lambda v: v["domain"] == "vector" and v["size"] is not None,
-        message=lambda v: "vectors have no size; remove it",
+        broken=lambda v: (
+            v["domain"] in ("vector", "graph", "point_cloud") and v["size"] is not None
+        ),
+        message=lambda v: (
+            f"{v['domain']} inputs have no size here (the factory returns the inputs); remove it"
+        ),
         position="key",
-        doc="`vector` must not have `size`",
+        doc="`vector`, `graph` and `point_cloud` must not have `size`",
+    ),
+    SpecRule(
+        field="output",
+        reads=("domain", "output"),
+        broken=lambda v: (
+            v["domain"] in _PERMUTATION_DOMAINS and v["output"].strip().lower() not in _MOVES
+        ),
+        message=lambda v: (
+            f"{v['domain']} outputs are 'invariant' (one per {v['domain']}) or 'equivariant' "
+            f"(one row per {'element' if v['domain'] == 'set' else 'node'}), not {v['output']!r}"
+        ),
+        position="value",
+        doc="`set` and `graph` outputs are `invariant` or `equivariant`",
+    ),
+    SpecRule(
+        field="output",
+        reads=("domain", "output"),
+        broken=lambda v: (
+            v["domain"] not in _PERMUTATION_DOMAINS and v["output"].strip().lower() == "equivariant"
+        ),
+        message=lambda v: (
+            f"name the representation the group acts by on a {v['domain']} output (e.g. "
+            f"{'1x1o' if v['domain'] == 'point_cloud' else 'regular'}), or 'invariant'"
+        ),
+        position="value",
+        doc="outputs of other domains are `invariant` or a representation",
+    ),
+    SpecRule(
+        field="node_level",
+        reads=("domain", "node_level"),
+        broken=lambda v: v["domain"] != "point_cloud" and v["node_level"],
+        message=lambda v: (
+            "node_level is for point clouds (graphs: 'output: equivariant'); remove it"
+        ),
+        position="key",
+        doc="only `point_cloud` may have `node_level`",
+    ),
+    SpecRule(
+        field="forces",
+        reads=("domain", "forces"),
+        broken=lambda v: v["domain"] != "point_cloud" and v["forces"],
+        message=lambda v: "forces are for point clouds (an energy model); remove it",
+        position="key",
+        doc="only `point_cloud` may have `forces`",
     ),
 )
 
@@ -39,22 +97,38 @@ class SymmetrySpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    domain: Literal["image2d", "vector"] = Field(
-        description="image2d (B, C, H, W) or vector (B, D)"
+    domain: Literal["image2d", "image3d", "vector", "set", "graph", "point_cloud"] = Field(
+        description="image2d (B, C, H, W), image3d (B, C, D, H, W), vector (B, D), set "
+        "(B, N, C), graph or point_cloud (a PyG Data/Batch the factory returns)"
     )
     group: Annotated[str, AfterValidator(canonical_group)] = Field(
         description=f"the symmetry group; {GROUP_NAMES_HELP}", examples=["C4"]
     )
-    input: Annotated[str, AfterValidator(check_representation)] = Field(
+    input: Annotated[str, AfterValidator(_input_representation)] = Field(
         default="trivial",
-        description="representation on the input: per pixel for images, the whole vector otherwise",
+        description="representation on the input: per pixel for images, the whole vector for "
+        "vectors, e3nn irreps of the node features x for point clouds ('none': positions "
+        "only); ignored for sets and graphs (their features are permuted, not transformed)",
     )
     output: Annotated[str, AfterValidator(_output_representation)] = Field(
         default="invariant",
-        description="'invariant', or the representation on the output (per pixel for dense maps)",
+        description="'invariant', or the representation on the output (per pixel for dense "
+        "maps, e3nn irreps for point clouds); 'equivariant' for per-element set and per-node "
+        "graph outputs",
     )
     size: Annotated[int, Strict(), Field(ge=3, le=4096)] | list[Int] | None = Field(
-        default=None, description="image size for random inputs when the factory gives none"
+        default=None,
+        description="image size (or set size) for random inputs when the factory gives none",
+    )
+    channels: Annotated[int, Strict(), Field(ge=1, le=4096)] | None = Field(
+        default=None, description="features per set element for random inputs"
+    )
+    node_level: bool = Field(
+        default=False, description="point clouds: one output row per node (else per graph)"
+    )
+    forces: bool = Field(
+        default=False,
+        description="point clouds: the output is an energy; test the forces -dE/dpos too",
     )
     lie_derivative: bool | None = Field(
         default=None, description="also compute the Lie derivative (default: continuous groups)"
@@ -74,10 +148,25 @@ class SymmetrySpec(BaseModel):
         """The :class:`~equidesign.symmetry.Symmetry` this file describes."""
         from ..symmetry import Symmetry
 
-        if self.domain == "image2d":
+        output = self.output.strip()
+        if self.domain in ("image2d", "image3d"):
             size = tuple(self.size) if isinstance(self.size, list) else self.size
-            return Symmetry.images(self.group, self.input, self.output, size=size)
-        return Symmetry.vectors(self.group, self.input, self.output)
+            return Symmetry.images(self.group, self.input, output, size=size)
+        if self.domain == "set":
+            size = self.size[0] if isinstance(self.size, list) else self.size
+            return Symmetry.sets(output.lower(), size=size, channels=self.channels)
+        if self.domain == "graph":
+            return Symmetry.graphs(node_level=output.lower() == "equivariant")
+        if self.domain == "point_cloud":
+            irreps_in = None if self.input.strip().lower() == "none" else self.input
+            return Symmetry.point_clouds(
+                irreps_in,
+                output,
+                group=self.group,
+                node_level=self.node_level,
+                forces=self.forces,
+            )
+        return Symmetry.vectors(self.group, self.input, output)
 
 
 def load_symmetry_spec(source: Any) -> SymmetrySpec:
