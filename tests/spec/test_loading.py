@@ -72,6 +72,7 @@ def test_defaults_fill_what_is_left_out():
         "max_params": None,
         "dtype": "float32",
         "seed": 0,
+        "message_passing": None,
     }
 
 

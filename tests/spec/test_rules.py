@@ -19,6 +19,7 @@ _SPEC = {
     "input.channels": None,
     "input.edge_channels": None,
     "input.atom_types": None,
+    "constraints.message_passing": None,
     "output.type": "invariant",
     "output.representation": None,
 }
@@ -64,6 +65,7 @@ BREAKS: dict[str, dict] = {
     "other domains must not have `input.channels`": {"input.channels": 3},
     "only `graph` may have `input.edge_channels`": {"input.edge_channels": 3},
     "only `point_cloud` may have `input.atom_types`": {"input.atom_types": 3},
+    "only `graph` may have `constraints.message_passing`": {"constraints.message_passing": "gat"},
 }
 
 

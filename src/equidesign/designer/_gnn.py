@@ -1,4 +1,5 @@
-"""Expansion of message-passing GNNs (S_n on graphs, PyG): GIN / GINE convolutions."""
+"""Expansion of message-passing GNNs (S_n on graphs, PyG): GIN / GINE convolutions, or GAT
+(attention over each node's neighbours) when the spec asks for it."""
 
 from __future__ import annotations
 
@@ -24,7 +25,10 @@ def expand_gnn(spec: Any, rule: Rule) -> ArchitecturePlan:
     plan = base_plan(spec, rule, output_repr=out_repr, out_dim=out_dim, extra={})
     plan.input_repr = per_node + (f", {edge} per edge" if edge else "")
     plan.input_size = [spec.input.size or DEFAULT_NODES]
-    conv = "GINEConv" if edge else "GINConv"
+    if spec.constraints.message_passing == "gat":
+        conv = "GATConv"
+    else:
+        conv = "GINEConv" if edge else "GINConv"
     layers = [
         LayerPlan(
             name="encoder",
@@ -43,7 +47,12 @@ def expand_gnn(spec: Any, rule: Rule) -> ArchitecturePlan:
                 role="message passing",
                 in_repr=hidden,
                 out_repr=hidden,
-                why="a sum over each node's neighbours, then an MLP: relabelling the nodes "
+                why=(
+                    "attention weights from each node and its neighbour, a softmax over the "
+                    "neighbours and a weighted sum: relabelling the nodes relabels the result"
+                )
+                if conv == "GATConv"
+                else "a sum over each node's neighbours, then an MLP: relabelling the nodes "
                 "relabels the result",
             )
         )
@@ -85,7 +94,10 @@ def expand_gnn(spec: Any, rule: Rule) -> ArchitecturePlan:
             topic="message passing",
             choice=f"{depth} x {conv}" + (f" with {edge} edge features" if edge else ""),
             rule="Sn on graphs: aggregate neighbours with a symmetric function",
-            why="sum aggregation keeps multiset information (GIN), and commutes with relabelling",
+            why="attention (the spec's choice): a softmax-weighted sum over neighbours, "
+            "symmetric in their order"
+            if conv == "GATConv"
+            else "sum aggregation keeps multiset information (GIN), and commutes with relabelling",
         ),
         Decision(
             topic="output",

@@ -221,6 +221,12 @@ class Constraints(_Model):
         default="float32", description="dtype of the parameters"
     )
     seed: Int = Field(default=0, ge=0, description="seed of parameter initialisation")
+    message_passing: Literal["gin", "gat"] | None = Field(
+        default=None,
+        description="graphs only: the convolution, 'gin' (GIN, or GINE with edge features; "
+        "the default) or 'gat' (attention over each node's neighbours)",
+        examples=["gat"],
+    )
 
 
 class DesignSpec(_Model):
@@ -295,7 +301,7 @@ class DesignSpec(_Model):
             Dumper=_SpecDumper,
             sort_keys=False,
             default_flow_style=False,
-            width=100,
+            width=YAML_WIDTH,
         )
 
 
@@ -303,9 +309,18 @@ class _SpecDumper(yaml.SafeDumper):
     """Safe YAML, with multi-line text (a description) as a literal ``|`` block."""
 
 
+#: generated docstrings embed the spec's YAML indented by 4 within 100 columns: PyYAML folds
+#: plain scalars past ``YAML_WIDTH`` (it may overshoot by a word), and a multi-line text stays a
+#: literal block (indented by 2) only when its every line fits in ``_LONGEST_YAML_LINE``
+YAML_WIDTH = 88
+_LONGEST_YAML_LINE = 96
+
+
 def _text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    multi_line = "\n" in value and all(line == line.rstrip() for line in value.splitlines())
-    style = "|" if multi_line else None
+    multi_line = "\n" in value and all(
+        line == line.rstrip() and 2 + len(line) <= _LONGEST_YAML_LINE for line in value.splitlines()
+    )
+    style = "|" if multi_line else None  # else quoted and folded at the width
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

@@ -295,6 +295,17 @@ SPEC_RULES: tuple[SpecRule, ...] = (
         doc="only `graph` may have `input.edge_channels`",
     ),
     SpecRule(
+        field="constraints.message_passing",
+        reads=("domain", "constraints.message_passing"),
+        broken=lambda v: v["domain"] != "graph" and v["constraints.message_passing"] is not None,
+        message=lambda v: (
+            f"message_passing chooses a graph convolution; {v['domain']} models have none; "
+            "remove it"
+        ),
+        position="key",
+        doc="only `graph` may have `constraints.message_passing`",
+    ),
+    SpecRule(
         field="input.atom_types",
         reads=("domain", "input.atom_types"),
         broken=lambda v: v["domain"] != "point_cloud" and v["input.atom_types"] is not None,

@@ -522,9 +522,13 @@ class GNNView(_BaseView):
         width, depth = p.width, sum(1 for layer in p.layers if layer.name.startswith("convs."))
         node_level = not any(layer.name == "pool" for layer in p.layers)
         gin_mlp = f"mlp([{width}, {width}, {width}])"
-        conv_code = (
-            f"{conv}({gin_mlp}, edge_dim={edge})" if conv == "GINEConv" else f"{conv}({gin_mlp})"
-        )
+        if conv == "GATConv":  # 2 attention heads, averaged
+            edge_arg = f", edge_dim={edge}" if edge else ""
+            conv_code = f"GATConv({width}, {width}, heads=2, concat=False{edge_arg})"
+        elif conv == "GINEConv":
+            conv_code = f"GINEConv({gin_mlp}, edge_dim={edge})"
+        else:
+            conv_code = f"GINConv({gin_mlp})"
         codes = {
             "encoder": f"torch.nn.Linear({channels}, {width})",
             "pool": "SumPool()",
