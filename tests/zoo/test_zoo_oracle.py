@@ -143,6 +143,8 @@ def _layer_spaces(model, sym, name, h_in, h_out):
         layers = list(model)
         space_in = neighbour(reversed(layers[:idx]), "out_rep")
         after = neighbour(layers[idx + 1 :], "in_rep")
+        if after is None and _plain(h_in).shape == _plain(h_out).shape:
+            return space_in, space_in  # an untyped shape-keeping layer: it should keep the rep
         space_out = after if after is not None else _declared(sym.out_action)
         return space_in, space_out
     space_in = h_in.type if isinstance(h_in, enn.GeometricTensor) else model.hidden

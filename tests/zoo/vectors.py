@@ -120,6 +120,28 @@ def unprojected_linear(seed):
     return model, Symmetry.vectors("D4", "2 x regular", "invariant"), None
 
 
+@register(
+    "unprojected_before_plain_head",
+    "FAIL",
+    "2",
+    "unconstrained_layer",
+    "a plain Linear(32, 32) on D4 regular features with nothing typed after it (a plain head "
+    "follows): tested against the action flowing into it",
+)
+def unprojected_before_plain_head(seed):
+    """Fault: eLinear(2 x regular -> 4 x regular), ReLU, Linear(32, 32), ReLU, Linear(32, 1)."""
+    torch.manual_seed(seed)
+    r_in, r_h = _rep("D4", "2 x regular"), _rep("D4", "4 x regular")
+    model = torch.nn.Sequential(
+        eLinear(r_in, r_h),
+        torch.nn.ReLU(),
+        torch.nn.Linear(r_h.size, r_h.size),
+        torch.nn.ReLU(),
+        torch.nn.Linear(r_h.size, 1),
+    )
+    return model.eval(), Symmetry.vectors("D4", "2 x regular", "invariant"), None
+
+
 TINY = 5e-4  # the perturbation's norm relative to the weight's; end to end: ~1e-3 relative error
 
 

@@ -12,7 +12,10 @@ Actions are then assigned to tokens, strongest evidence first:
    ``in_rep``/``out_rep``, generated models' annotations);
 3. the model's own inputs and outputs carry the symmetry's actions;
 4. shape-preserving elementwise layers (ReLU, Tanh, Dropout, Identity, ...) pass the action of
-   what flows into them through, both ways.
+   what flows into them through, both ways;
+5. a plain shape-keeping layer (``Linear(d, d)``, BatchNorm, ``Conv2d(c, c)``) that nothing else
+   types gets the action flowing into it, so that an unprojected layer is tested (and fails);
+6. what the symmetry says of tensors by their shape (node-sized tensors of graphs).
 """
 
 from __future__ import annotations
@@ -397,6 +400,30 @@ def assign_actions(
     put(recorder.output_token, out_action)
     # 4. elementwise layers pass actions through, both ways, until nothing changes; layers that
     #    act on the last axis alone (Linear, LayerNorm) pass through permutations of other axes
+    _propagate(recorder, actions)
+    # 5. a plain shape-keeping layer (Linear(d, d), BatchNorm, Conv(c, c)) on group-structured
+    #    features is tested against the action flowing into it: the only action it could
+    #    respect without a declaration. An unprojected layer fails that test.
+    while _assume_kept(recorder, actions):
+        _propagate(recorder, actions)
+    # 6. what the symmetry says of tensors by their shape alone (graphs: node-sized tensors
+    #    move with the nodes) -- the weakest evidence, checked by the layer tests like the rest
+    if default is not None:
+        for call in recorder.calls:
+            pairs = list(zip(call.in_tokens, call.in_shapes, strict=False))
+            pairs.append((call.out_token, call.out_shape))
+            for token, shape in pairs:
+                if token is None or token in actions or not shape:
+                    continue
+                action = default(shape[0] // recorder.copies, len(shape))
+                if action is not None:
+                    actions[token] = action
+    return actions, notes
+
+
+def _propagate(recorder: Recorder, actions: dict[int, Action]) -> None:
+    """Elementwise layers (and last-axis layers under permutations of other axes) pass actions
+    through, both ways, until nothing changes; functions of invariants are invariant."""
     changed = True
     while changed:
         changed = False
@@ -419,19 +446,38 @@ def assign_actions(
             elif b in actions and a is not None and a not in actions:
                 actions[a] = actions[b]
                 changed = True
-    # 5. what the symmetry says of tensors by their shape alone (graphs: node-sized tensors
-    #    move with the nodes) -- the weakest evidence, checked by the layer tests like the rest
-    if default is not None:
-        for call in recorder.calls:
-            pairs = list(zip(call.in_tokens, call.in_shapes, strict=False))
-            pairs.append((call.out_token, call.out_shape))
-            for token, shape in pairs:
-                if token is None or token in actions or not shape:
-                    continue
-                action = default(shape[0] // recorder.copies, len(shape))
-                if action is not None:
-                    actions[token] = action
-    return actions, notes
+
+
+#: plain torch layers that keep their input's shape; without a declaration, the one action
+#: they could respect is the one flowing into them
+_SHAPE_KEEPING = (
+    torch.nn.Linear,
+    torch.nn.Bilinear,
+    torch.nn.modules.batchnorm._BatchNorm,
+    torch.nn.modules.instancenorm._InstanceNorm,
+    torch.nn.LayerNorm,
+    torch.nn.GroupNorm,
+    torch.nn.LocalResponseNorm,
+    torch.nn.modules.conv._ConvNd,
+)
+
+
+def _assume_kept(recorder: Recorder, actions: dict[int, Action]) -> bool:
+    """Give the output of plain shape-keeping layers the action of their input (first in
+    completion order, one layer at a time, so that stronger evidence downstream still wins).
+
+    Returns whether an action was assigned."""
+    for call in recorder.calls:
+        if not isinstance(call.module, _SHAPE_KEEPING) or len(call.in_tokens) != 1:
+            continue
+        a, b = call.in_tokens[0], call.out_token
+        if a not in actions or b is None or b in actions or actions[a].is_trivial:
+            continue
+        if not call.in_shapes or call.in_shapes[0] != call.out_shape:
+            continue
+        actions[b] = actions[a]
+        return True
+    return False
 
 
 _TRIVIAL = TrivialAction()
