@@ -15,7 +15,8 @@ Actions are then assigned to tokens, strongest evidence first:
    what flows into them through, both ways;
 5. a plain shape-keeping layer (``Linear(d, d)``, BatchNorm, ``Conv2d(c, c)``) that nothing else
    types gets the action flowing into it, so that an unprojected layer is tested (and fails);
-6. what the symmetry says of tensors by their shape (node-sized tensors of graphs).
+6. what the symmetry says of tensors by their shape (node-sized tensors of graphs, per-element
+   tensors of sets), given the shape of one copy.
 """
 
 from __future__ import annotations
@@ -415,7 +416,7 @@ def assign_actions(
             for token, shape in pairs:
                 if token is None or token in actions or not shape:
                     continue
-                action = default(shape[0] // recorder.copies, len(shape))
+                action = default((shape[0] // recorder.copies, *shape[1:]))
                 if action is not None:
                     actions[token] = action
     return actions, notes

@@ -48,9 +48,10 @@ def graph_symmetry(cls, node_level: bool, n_random: int, example=None):
         )
         state["edges"], state["graphs"] = int(batch.num_edges), int(batch.num_graphs)
 
-    def default(rows: int, dims: int):
+    def default(shape: tuple[int, ...]):
         if state["ptr"] is None:
             return None
+        rows = shape[0]
         if rows == state["ptr"][-1]:
             return nodes  # node-sized: moves with the nodes
         if rows in (state["edges"], state["graphs"]):

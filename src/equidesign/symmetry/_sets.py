@@ -11,7 +11,7 @@ from ..errors import SymmetryError
 from ..groups import parse_group
 from .actions import ElementSet, PermutationAction, TestElement, TrivialAction
 
-__all__ = ["set_symmetry", "permutation_elements", "EXHAUSTIVE_MAX"]
+__all__ = ["set_symmetry", "permutation_elements", "default_set_action", "EXHAUSTIVE_MAX"]
 
 EXHAUSTIVE_MAX = 5  # sets of at most this many elements are tested with all N! permutations
 
@@ -31,6 +31,30 @@ def permutation_elements(n: int, seed: int, count: int) -> ElementSet:
         note, exhaustive = f"the identity and {count} random permutations of {n} elements", False
     elements = [TestElement(_label(p), torch.tensor(p), identity=p == sorted(p)) for p in perms]
     return ElementSet(elements, exhaustive=exhaustive, note=note)
+
+
+def default_set_action(
+    shape: tuple[int, ...], n: int | None, elements: PermutationAction
+) -> PermutationAction | TrivialAction | None:
+    """The action on an inner tensor of a set model that nothing declares, by its shape.
+
+    ``shape`` is one copy's (batch axis first), ``n`` the set size. A tensor ``(B, N, ...)``
+    holds one row per element and moves with them; ``(B, C)`` and ``(B,)`` hold one value per
+    set, which in a correct model is a function of the whole set and so invariant. Both are
+    assumptions, checked by the layer tests like any other action: a readout that takes the
+    first element reads ``(B, N, C)`` and returns ``(B, C)``, and fails. Shapes that could be
+    either are left unknown (their layers untested): ``(B, N)`` (N scores per element, or N
+    pooled channels) and ``(B, N, N, ...)`` (pairwise tensors, permuted on two axes). A layer
+    that makes an invariant tensor of set shape (sorting the elements) must declare
+    ``out_action = "invariant"``.
+    """
+    if n is None or len(shape) < 1:
+        return None
+    if len(shape) >= 3 and shape[1] == n:
+        return elements if shape[2] != n else None
+    if len(shape) == 1 or (len(shape) == 2 and shape[1] != n):
+        return TrivialAction()
+    return None
 
 
 def set_symmetry(cls, out, *, size, channels, n_random):
@@ -53,15 +77,16 @@ def set_symmetry(cls, out, *, size, channels, n_random):
             )
         return torch.randn(batch, size, channels, generator=gen, dtype=dtype).to(device)
 
+    elements = PermutationAction(dim=1, name="permutation of set elements")
+
+    def default(shape: tuple[int, ...]):
+        return default_set_action(shape, state["n"], elements)
+
     sym = cls(
         name="Sn",
         domain="set",
-        in_action=PermutationAction(dim=1, name="permutation of set elements"),
-        out_action=(
-            TrivialAction()
-            if out == "invariant"
-            else PermutationAction(dim=1, name="permutation of set elements")
-        ),
+        in_action=elements,
+        out_action=TrivialAction() if out == "invariant" else elements,
         group=parse_group("Sn"),
         n_random=n_random,
         _element_source=source,
@@ -70,4 +95,5 @@ def set_symmetry(cls, out, *, size, channels, n_random):
         _input_help="pass inputs= to audit, or size= and channels= to Symmetry.sets",
     )
     sym._observer = lambda x: state.update(n=int(x.shape[1]))
+    sym.default_action = default
     return sym

@@ -61,8 +61,8 @@ class Symmetry:
     _io: Any = None
     #: rewrites index tensors (edge_index) for an element that reorders what they index
     relabel: Callable[[Any, torch.Tensor], torch.Tensor] | None = None
-    #: the action on an inner tensor known only by its shape: (rows, dims) -> Action or None
-    default_action: Callable[[int, int], Any] | None = None
+    #: the action on an inner tensor known only by its shape (one copy's): shape -> Action
+    default_action: Callable[[tuple[int, ...]], Any] | None = None
     #: point clouds: also test forces = -d(energy)/d(positions) of an invariant output
     forces: bool = False
 
