@@ -147,16 +147,23 @@ class LieGeneratorResult(_Model):
     generator: str
     unit: str = ""
     lee: float = Field(
-        description="mean over inputs of ||L_X f(x)||, normalised (see normalization)"
+        description="mean over inputs of the per-input LEE (see normalization: each input's "
+        "value depends on that input alone)"
     )
-    spread: float = Field(description="standard deviation over inputs of the same, normalised")
-    per_input: list[float] = Field(default_factory=list)
+    spread: float = Field(description="standard deviation over inputs of the per-input LEE")
+    per_input: list[float] = Field(default_factory=list, description="the LEE of every input")
     per_layer: dict[str, float] = Field(
         default_factory=dict,
-        description="each layer's share of ||L_X f||^2: <J_{>i} L_X f_i, L_X f> / ||L_X f||^2",
+        description="each layer's signed share <J_{>i} L_X f_i, L_X f> / ||L_X f||^2",
     )
     remainder: float | None = Field(
-        default=None, description="1 - sum of the shares: cross terms and unattributed operations"
+        default=None,
+        description="||L_X f - sum_i J_{>i} L_X f_i|| / ||L_X f||: cross terms and operations "
+        "no layer covers (functional code in forward, residual additions)",
+    )
+    attributed: float | None = Field(
+        default=None,
+        description="sum of the shares (1 minus the remainder's projection on L_X f)",
     )
 
 
@@ -164,10 +171,20 @@ class LieDerivativeResult(_Model):
     """Local equivariance error (LEE) per generator, with layer-wise attribution."""
 
     normalization: str
+    normalization_kind: str = Field(
+        default="", description="relative | softmax | absolute (empty: written before these)"
+    )
     padding: str
     n_inputs: int
     output_action: str
     generators: dict[str, LieGeneratorResult] = Field(default_factory=dict)
+    skipped: dict[str, str] = Field(
+        default_factory=dict,
+        description="generators not measured, with the reason (no action on the fields)",
+    )
+    layer_kinds: dict[str, str] = Field(
+        default_factory=dict, description="class (and stride) of every attributed layer"
+    )
     notes: list[str] = Field(default_factory=list)
 
     def __getitem__(self, name: str) -> LieGeneratorResult:
