@@ -134,7 +134,11 @@ class C8ImageClassifier(torch.nn.Module):
         """(B, 1, 33, 33) images -> (B, 10) outputs, invariant under C8."""
         h = enn.GeometricTensor(x, self.in_type)
         h = self.features(h)
-        h = self.spatial_pool(self.group_pool(h))
+        h = self.group_pool(h)
+        # escnn's GroupPooling returns float32 whatever the input's dtype: cast back, so that a
+        # float64 model stays float64 (the pooled values have been rounded to float32 there)
+        h = enn.GeometricTensor(h.tensor.to(x.dtype), h.type)
+        h = self.spatial_pool(h)
         return self.head(h.tensor.flatten(1))
 
 

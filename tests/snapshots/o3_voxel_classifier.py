@@ -133,7 +133,11 @@ class O3VoxelClassifier(torch.nn.Module):
         """(B, 1, 13, 13, 13) voxels -> (B, 5) outputs, invariant under O3."""
         h = enn.GeometricTensor(x, self.in_type)
         h = self.features(h)
-        h = self.spatial_pool(self.invariant_pool(h))
+        h = self.invariant_pool(h)
+        # escnn's NormPool returns float32 whatever the input's dtype: cast back, so that a
+        # float64 model stays float64 (the pooled values have been rounded to float32 there)
+        h = enn.GeometricTensor(h.tensor.to(x.dtype), h.type)
+        h = self.spatial_pool(h)
         return self.head(h.tensor.flatten(1))
 
 

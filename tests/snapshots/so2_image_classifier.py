@@ -133,7 +133,11 @@ class So2ImageClassifier(torch.nn.Module):
         """(B, 1, 29, 29) images -> (B, 10) outputs, invariant under SO2."""
         h = enn.GeometricTensor(x, self.in_type)
         h = self.features(h)
-        h = self.spatial_pool(self.norm_pool(h))
+        h = self.norm_pool(h)
+        # escnn's NormPool returns float32 whatever the input's dtype: cast back, so that a
+        # float64 model stays float64 (the pooled values have been rounded to float32 there)
+        h = enn.GeometricTensor(h.tensor.to(x.dtype), h.type)
+        h = self.spatial_pool(h)
         return self.head(h.tensor.flatten(1))
 
 

@@ -192,10 +192,7 @@ class GCNNView(_BaseView):
             forward_tail = ["h = self.head(h)", "return h.tensor"]
             out_doc = f"(B, {self.plan.output_dim}, {size[0]}, {size[1]}) per-pixel outputs"
         else:
-            forward_tail = [
-                "h = self.spatial_pool(self.group_pool(h))",
-                "return self.head(h.tensor.flatten(1))",
-            ]
+            forward_tail = _pooled_tail("group_pool", "GroupPooling")
             out_doc = f"(B, {self.plan.output_dim}) outputs"
         ctx = self.common()
         ctx.update(
@@ -263,10 +260,7 @@ class SteerableView(_BaseView):
             forward_tail = ["h = self.head(h)", "return h.tensor"]
             out_doc = f"(B, {p.output_dim}, {size[0]}, {size[1]}) per-pixel outputs"
         else:
-            forward_tail = [
-                "h = self.spatial_pool(self.norm_pool(h))",
-                "return self.head(h.tensor.flatten(1))",
-            ]
+            forward_tail = _pooled_tail("norm_pool", "NormPool")
             out_doc = f"(B, {p.output_dim}) outputs"
         samples = int(o["fourier_samples"])
         samples_doc = (
@@ -347,10 +341,8 @@ class VoxelsView(_BaseView):
             forward_tail = ["h = self.head(h)", "return h.tensor"]
             out_doc = f"(B, {p.output_dim}, {n}, {n}, {n}) per-voxel outputs"
         else:
-            forward_tail = [
-                "h = self.spatial_pool(self.invariant_pool(h))",
-                "return self.head(h.tensor.flatten(1))",
-            ]
+            pool_kind = p.layer("invariant_pool").kind
+            forward_tail = _pooled_tail("invariant_pool", pool_kind)
             out_doc = f"(B, {p.output_dim}) outputs"
         ctx = self.common()
         ctx.update(
@@ -633,6 +625,18 @@ class E3nnView(_BaseView):
             dtype=p.dtype,
         )
         return ctx
+
+
+def _pooled_tail(attr: str, kind: str) -> list[str]:
+    """The invariant end of an escnn forward: pool over the group, cast, pool over the grid."""
+    return [
+        f"h = self.{attr}(h)",
+        f"# escnn's {kind} returns float32 whatever the input's dtype: cast back, so that a",
+        "# float64 model stays float64 (the pooled values have been rounded to float32 there)",
+        "h = enn.GeometricTensor(h.tensor.to(x.dtype), h.type)",
+        "h = self.spatial_pool(h)",
+        "return self.head(h.tensor.flatten(1))",
+    ]
 
 
 def _reps(group: GroupInfo, expr: str):
