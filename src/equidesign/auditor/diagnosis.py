@@ -466,7 +466,9 @@ def diagnose(
         d.first_failing_layer = failing[0].name
 
     root = e2e.recorder.model if e2e.recorder is not None else None
-    if not e2e_ok and not failing and not output_name and not untested_names and root is not None:
+    # a sequence whose layers were tested is no blind spot (its untested parts are listed too)
+    blind = [n for n in untested_names if not any(t.name.startswith(n + ".") for t in tests)]
+    if not e2e_ok and not failing and not output_name and not blind and root is not None:
         if not is_library_module(root):
             d.findings.append(
                 Finding(
@@ -483,7 +485,7 @@ def diagnose(
             )
             d.first_failing_layer = ""
     elif not e2e_ok and not failing and not output_name:
-        where = ", ".join(untested_names) or "functional operations between layers"
+        where = ", ".join(blind) or "functional operations between layers"
         d.findings.append(
             Finding(
                 kind="untested",
