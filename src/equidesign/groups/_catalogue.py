@@ -12,12 +12,13 @@ Parsing is pure Python; the escnn objects are only built when asked for
 from __future__ import annotations
 
 import re
+import reprlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import GroupError
 
-__all__ = ["GroupInfo", "parse_group", "GROUP_NAMES_HELP"]
+__all__ = ["GroupInfo", "parse_group", "GROUP_NAMES_HELP", "MAX_GROUP_ORDER", "MAX_PERMUTED"]
 
 GROUP_NAMES_HELP = (
     "use C<n> with n >= 1, D<n>, SO2, O2, SO3, O3, SE3, E3, Sn, tetrahedral, octahedral, "
@@ -214,12 +215,71 @@ _FIXED = {
     "t2": ("translations", "translations"),
     "t3": ("translations", "translations"),
 }
-_PARAM = re.compile(r"^(c|d|s)(\d+)$")
+# ASCII digits only: ``\d`` would also take other scripts' digits ('C\u0664' is not C4)
+_PARAM = re.compile(r"^(c|d|s)([0-9]+)$")
 _PRODUCT_SPLIT = re.compile(r"\s+[x×]\s+|\s*×\s*")
+_KINDS = {"c": "cyclic", "d": "dihedral", "s": "sn"}
+
+#: escnn builds the regular representation of a finite group as dense |G| x |G| matrices and
+#: its irreps by numerical decomposition: 2.5 s at 256 elements (C256, D128), a minute at 1024.
+#: Real models use C4 to C64 and D4 to D32.
+MAX_GROUP_ORDER = 256
+#: the size of the largest permutation group ``S<n>``: the largest set or graph an example has
+MAX_PERMUTED = 4096
 
 
 def _normalise(name: str) -> str:
+    """The key of a fixed name: lower case without spaces, parentheses, '_' or '-'."""
     return re.sub(r"[\s()_\-]", "", name).lower()
+
+
+def _order_of(kind: str, n: int) -> int:
+    return 2 * n if kind == "dihedral" else n
+
+
+_QUOTE = reprlib.Repr()
+_QUOTE.maxstring = 60
+
+
+def _quote(text: str) -> str:
+    """``repr(text)``, shortened so that a message stays one readable line."""
+    return _QUOTE.repr(text)
+
+
+def _bounded(kind: str, letter: str, digits: str, whole: str) -> int:
+    """``n``, refused beyond what escnn builds in seconds (or any example would use)."""
+    # more digits than any bound: do not build the integer (int() refuses 4300+ digits)
+    n = int(digits) if len(digits) <= 9 else None
+    shown = f"{n:,}" if n is not None else "more than 10^9"
+    if kind == "sn":
+        if n is None or n > MAX_PERMUTED:
+            raise GroupError(
+                f"group: {_quote(whole)} permutes {shown} elements; use S<n> with "
+                f"n <= {MAX_PERMUTED:,}, or Sn for any number"
+            )
+        return n
+    if n is None or _order_of(kind, n) > MAX_GROUP_ORDER:
+        order = f"{_order_of(kind, n):,}" if n is not None else shown
+        largest = MAX_GROUP_ORDER if kind == "cyclic" else MAX_GROUP_ORDER // 2
+        raise GroupError(
+            f"group: {_quote(whole)} has {order} elements; equidesign takes finite groups of at "
+            f"most {MAX_GROUP_ORDER} elements ({letter.upper()}<n> with n <= {largest}): escnn "
+            "builds a larger group's regular representation in minutes"
+        )
+    return n
+
+
+def _parameter(key: str, whole: str) -> GroupInfo | None:
+    """``C<n>``, ``D<n>`` or ``S<n>`` from a key that kept its signs (``'d-1'`` is no group)."""
+    match = _PARAM.match(key)
+    if not match:
+        return None
+    letter, digits = match.groups()
+    if not digits.strip("0"):
+        raise GroupError(f"group: {_quote(whole)} is not a group; {GROUP_NAMES_HELP}")
+    kind = _KINDS[letter]
+    n = _bounded(kind, letter, digits.lstrip("0"), whole)
+    return GroupInfo(name=f"{letter.upper()}{n}", kind=kind, n=n)
 
 
 def _parse_single(text: str, whole: str) -> GroupInfo:
@@ -227,15 +287,16 @@ def _parse_single(text: str, whole: str) -> GroupInfo:
     if key in _FIXED:
         name, kind = _FIXED[key]
         return GroupInfo(name=name, kind=kind)
-    match = _PARAM.match(key)
-    if match:
-        letter, digits = match.groups()
-        n = int(digits)
-        if n < 1:
-            raise GroupError(f"group: {whole!r} is not a group; {GROUP_NAMES_HELP}")
-        kind = {"c": "cyclic", "d": "dihedral", "s": "sn"}[letter]
-        return GroupInfo(name=f"{letter.upper()}{n}", kind=kind, n=n)
-    raise GroupError(f"group: {whole!r} is not a group; {GROUP_NAMES_HELP}")
+    signed = re.sub(r"[\s()_]", "", text).lower()  # keeps '-': 'D-1' must not read as D1
+    found = _parameter(signed, whole)
+    if found is not None:
+        return found
+    if re.match(r"^[cds]-[0-9]+$", signed):
+        raise GroupError(
+            f"group: {_quote(whole)} is not a group: n in C<n>, D<n> and S<n> is a whole number "
+            f"n >= 1, without a sign; {GROUP_NAMES_HELP}"
+        )
+    raise GroupError(f"group: {_quote(whole)} is not a group; {GROUP_NAMES_HELP}")
 
 
 def parse_group(name: str | GroupInfo) -> GroupInfo:
@@ -258,12 +319,20 @@ def parse_group(name: str | GroupInfo) -> GroupInfo:
     if isinstance(name, GroupInfo):
         return name
     if not isinstance(name, str) or not name.strip():
-        raise GroupError(f"group: {name!r} is not a group; {GROUP_NAMES_HELP}")
+        raise GroupError(f"group: {_quote(name)} is not a group; {GROUP_NAMES_HELP}")
     parts = [p for p in _PRODUCT_SPLIT.split(name.strip()) if p]
     if len(parts) == 1:
         return _parse_single(parts[0], name)
     factors = tuple(_parse_single(p, name) for p in parts)
     kinds = [f.kind for f in factors]
     if len(set(kinds)) != len(kinds):
-        raise GroupError(f"group: {name!r} repeats a factor; write each factor once")
-    return GroupInfo(name=" x ".join(f.name for f in factors), kind="product", factors=factors)
+        raise GroupError(f"group: {_quote(name)} repeats a factor; write each factor once")
+    group = GroupInfo(name=" x ".join(f.name for f in factors), kind="product", factors=factors)
+    if group.is_finite and not any(f.is_permutation for f in factors):
+        if group.order > MAX_GROUP_ORDER:  # type: ignore[operator]
+            raise GroupError(
+                f"group: {_quote(name)} has {group.order:,} elements; equidesign takes finite groups "
+                f"of at most {MAX_GROUP_ORDER} elements: escnn builds a larger group's regular "
+                "representation in minutes"
+            )
+    return group
