@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 import equidesign as eqd
+from equidesign.symmetry import Symmetry
 from tests.zoo import ZOO
+
+from .models import DeepSets
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +92,21 @@ def test_off_grid_elements_are_reported_apart_and_not_failed(reports):
     e2e = reports["c8_cnn_escnn"].end_to_end
     assert e2e.interpolated is not None and e2e.interpolated.passed
     assert e2e.interpolated.n_elements == 4 and e2e.max_rel <= 1e-5
+
+
+def test_set_readout_in_the_models_own_forward_is_named_at_the_root():
+    """``h[:, 0]`` written in forward, between phi and rho: no layer to name but the root's."""
+    torch.manual_seed(0)
+    report = eqd.audit(DeepSets(first=True).eval(), Symmetry.sets("invariant", size=5, channels=3))
+    assert report.verdict == "FAIL" and report.first_failing_layer == ""
+    assert [(f.kind, f.location) for f in report.findings] == [("custom_layer", "")]
+    assert all(layer.passed for layer in report.layers)
+
+
+def test_set_tensors_are_typed_by_shape(reports):
+    """Nothing declared: per-element layers, the pooling and the readout are all tested."""
+    tested = {layer.name for layer in reports["first_element_readout"].layers}
+    assert {"phi.0.0", "phi.1", "readout"} <= tested
+    equivariant = reports["set_layers_equivariant"]
+    assert {"first", "pe", "second"} <= {layer.name for layer in equivariant.layers}
+    assert equivariant.untested == []

@@ -7,10 +7,11 @@ equivariant and that every fault is real and sits where its entry says.
 
 Families: :mod:`.images` (escnn G-CNNs on images), :mod:`.vectors` (symm-learning eLinear MLPs),
 :mod:`.points` (e3nn tensor-product networks on point clouds, checked by
-``test_points_oracle.py`` with e3nn's own Wigner matrices).
+``test_points_oracle.py`` with e3nn's own Wigner matrices), :mod:`.sets` (DeepSets under S_n,
+checked by ``test_perm_oracle.py`` with plain index permutations).
 """
 
-from . import images, points, vectors  # noqa: F401  (entries register themselves on import)
+from . import images, points, sets, vectors  # noqa: F401  (entries register themselves on import)
 from ._registry import ZOO, ZooEntry
 
 __all__ = ["ZOO", "ZooEntry"]

@@ -22,8 +22,10 @@ from equidesign._libs import escnn_nn
 
 from . import ZOO as _ALL
 
-#: the escnn / symm-learning families (point clouds: test_points_oracle.py)
-ZOO = {n: e for n, e in _ALL.items() if e.build.__module__.rsplit(".", 1)[-1] != "points"}
+#: the escnn / symm-learning families on finite groups (point clouds: test_points_oracle.py;
+#: sets and graphs: test_perm_oracle.py)
+FAMILIES = ("images", "vectors")
+ZOO = {n: e for n, e in _ALL.items() if e.build.__module__.rsplit(".", 1)[-1] in FAMILIES}
 
 EXACT = 1e-5  # float32 floor for an equivariant model
 BROKEN = 1e-2  # above: broken

@@ -34,27 +34,30 @@ def permutation_elements(n: int, seed: int, count: int) -> ElementSet:
 
 
 def default_set_action(
-    shape: tuple[int, ...], n: int | None, elements: PermutationAction
+    shape: tuple[int, ...], n: int | None, name: str = "permutation of set elements"
 ) -> PermutationAction | TrivialAction | None:
-    """The action on an inner tensor of a set model that nothing declares, by its shape.
+    """The action on an inner tensor of a set model that nothing declares, read off its shape.
 
-    ``shape`` is one copy's (batch axis first), ``n`` the set size. A tensor ``(B, N, ...)``
-    holds one row per element and moves with them; ``(B, C)`` and ``(B,)`` hold one value per
-    set, which in a correct model is a function of the whole set and so invariant. Both are
-    assumptions, checked by the layer tests like any other action: a readout that takes the
-    first element reads ``(B, N, C)`` and returns ``(B, C)``, and fails. Shapes that could be
-    either are left unknown (their layers untested): ``(B, N)`` (N scores per element, or N
-    pooled channels) and ``(B, N, N, ...)`` (pairwise tensors, permuted on two axes). A layer
-    that makes an invariant tensor of set shape (sorting the elements) must declare
-    ``out_action = "invariant"``.
+    ``shape`` is one copy's (batch axis first), ``n`` the set size. The axis of size ``n`` is
+    the element axis: ``(B, N, C)`` (and channels-first ``(B, C, N)``, as Conv1d layers take
+    it) moves with the elements. A tensor with no axis of size ``n`` -- ``(B,)``, ``(B, C)``,
+    ``(B, 1, C)`` -- holds values per set, which in a correct model are functions of the whole
+    set, so invariant. Both are assumptions, checked by the layer tests like any other action:
+    a readout that takes the first element reads ``(B, N, C)``, returns ``(B, C)``, and fails.
+
+    Shapes that fit both readings are left unknown (their layers untested): ``(B, N)`` (a score
+    per element, or N pooled channels) and two axes of size ``n`` (pairwise tensors, or as
+    many channels as elements). A layer that makes an invariant tensor with an element axis
+    (sorting the elements) must declare ``out_action = "invariant"``.
     """
-    if n is None or len(shape) < 1:
+    if n is None:
         return None
-    if len(shape) >= 3 and shape[1] == n:
-        return elements if shape[2] != n else None
-    if len(shape) == 1 or (len(shape) == 2 and shape[1] != n):
+    element_axes = [d for d in range(1, len(shape)) if shape[d] == n]
+    if not element_axes:
         return TrivialAction()
-    return None
+    if len(element_axes) > 1 or len(shape) == 2:
+        return None
+    return PermutationAction(dim=element_axes[0], name=name)
 
 
 def set_symmetry(cls, out, *, size, channels, n_random):
@@ -78,9 +81,14 @@ def set_symmetry(cls, out, *, size, channels, n_random):
         return torch.randn(batch, size, channels, generator=gen, dtype=dtype).to(device)
 
     elements = PermutationAction(dim=1, name="permutation of set elements")
+    by_dim: dict[int, PermutationAction] = {1: elements}  # one action per axis, shared
+    trivial = TrivialAction()
 
     def default(shape: tuple[int, ...]):
-        return default_set_action(shape, state["n"], elements)
+        action = default_set_action(shape, state["n"])
+        if isinstance(action, PermutationAction):
+            return by_dim.setdefault(action.dim, action)
+        return trivial if action is not None else None
 
     sym = cls(
         name="Sn",
