@@ -48,8 +48,7 @@ from symm_learning.nn import eBatchNorm1d, eLinear
 class C3VectorMixedIrreps(torch.nn.Module):
     """C3-equivariant MLP of projected eLinear layers (symm-learning).
 
-    Every layer exposes ``in_rep``/``out_rep`` (escnn representations), so each can be tested
-    alone.
+    Every layer exposes ``in_rep``/``out_rep`` (escnn representations), so each can be tested alone.
     """
 
     def __init__(self) -> None:

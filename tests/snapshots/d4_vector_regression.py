@@ -76,8 +76,7 @@ class InvariantHead(torch.nn.Module):
 class D4VectorRegression(torch.nn.Module):
     """D4-invariant MLP of projected eLinear layers (symm-learning).
 
-    Every layer exposes ``in_rep``/``out_rep`` (escnn representations), so each can be tested
-    alone.
+    Every layer exposes ``in_rep``/``out_rep`` (escnn representations), so each can be tested alone.
     """
 
     def __init__(self) -> None:

@@ -71,8 +71,7 @@ class InvariantHead(torch.nn.Module):
 class IcosahedralVectorModel(torch.nn.Module):
     """icosahedral-invariant MLP of projected eLinear layers (symm-learning).
 
-    Every layer exposes ``in_rep``/``out_rep`` (escnn representations), so each can be tested
-    alone.
+    Every layer exposes ``in_rep``/``out_rep`` (escnn representations), so each can be tested alone.
     """
 
     def __init__(self) -> None:

@@ -47,6 +47,17 @@ from escnn import gspaces
 from escnn import nn as enn
 
 
+def fourier_elu(gspace) -> enn.FourierELU:
+    """ELU on 8 rotations (multiples of 45 degrees), each with and without the reflection.
+
+    Each field's irreps (frequencies 0..2) are read as a band-limited function on
+    the group, sampled on those elements, passed through ELU, and projected back. Exact for the
+    sampled rotations, approximately equivariant for the others.
+    """
+    G = gspace.fibergroup
+    return enn.FourierELU(gspace, 4, irreps=G.bl_irreps(2), N=8, inplace=True)
+
+
 class O2Segmentation(torch.nn.Module):
     """O2-equivariant steerable CNN with band-limited fields (escnn).
 
@@ -91,17 +102,6 @@ class O2Segmentation(torch.nn.Module):
         h = self.features(h)
         h = self.head(h)
         return h.tensor
-
-
-def fourier_elu(gspace) -> enn.FourierELU:
-    """ELU on 8 rotations (multiples of 45 degrees), each with and without the reflection.
-
-    Each field's irreps (frequencies 0..2) are read as a band-limited function on
-    the group, sampled on those elements, passed through ELU, and projected back. Exact for the
-    sampled rotations, approximately equivariant for the others.
-    """
-    G = gspace.fibergroup
-    return enn.FourierELU(gspace, 4, irreps=G.bl_irreps(2), N=8, inplace=True)
 
 
 def build_model(seed: int = 0) -> O2Segmentation:

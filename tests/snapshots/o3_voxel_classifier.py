@@ -81,12 +81,31 @@ class InvariantHead(torch.nn.Module):
         return self.net(x)
 
 
+def fourier_elu(gspace) -> enn.FourierELU:
+    """ELU on the 24 rotations of the cube, with and without the inversion.
+
+    Each field's irreps (degrees 0..1) are read as a band-limited function on the
+    group, sampled on those elements, passed through ELU, and projected back. Exact for the
+    sampled rotations (the ones the voxel grid carries), approximately equivariant otherwise.
+    """
+    G = gspace.fibergroup
+    return enn.FourierELU(
+        gspace,
+        4,
+        irreps=G.bl_irreps(1),
+        type="thomson_cube",
+        N=1,
+        inplace=True,
+    )
+
+
 class O3VoxelClassifier(torch.nn.Module):
     """O3-invariant 3D steerable CNN on voxel grids (escnn).
 
     Every layer exposes ``in_type``/``out_type`` (escnn field types), so each can be tested alone.
-    Tensors are (batch, channels, depth, height, width); escnn reads the spatial axes as
-    (-z, -y, x).
+
+    Tensors are (batch, channels, depth, height, width); escnn reads the spatial axes as (-z, -y,
+    x).
     """
 
     def __init__(self) -> None:
@@ -139,24 +158,6 @@ class O3VoxelClassifier(torch.nn.Module):
         h = enn.GeometricTensor(h.tensor.to(x.dtype), h.type)
         h = self.spatial_pool(h)
         return self.head(h.tensor.flatten(1))
-
-
-def fourier_elu(gspace) -> enn.FourierELU:
-    """ELU on the 24 rotations of the cube, with and without the inversion.
-
-    Each field's irreps (degrees 0..1) are read as a band-limited function on the
-    group, sampled on those elements, passed through ELU, and projected back. Exact for the
-    sampled rotations (the ones the voxel grid carries), approximately equivariant otherwise.
-    """
-    G = gspace.fibergroup
-    return enn.FourierELU(
-        gspace,
-        4,
-        irreps=G.bl_irreps(1),
-        type="thomson_cube",
-        N=1,
-        inplace=True,
-    )
 
 
 def build_model(seed: int = 0) -> O3VoxelClassifier:

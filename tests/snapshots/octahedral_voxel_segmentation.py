@@ -51,8 +51,9 @@ class OctahedralVoxelSegmentation(torch.nn.Module):
     """octahedral-equivariant 3D steerable CNN on voxel grids (escnn).
 
     Every layer exposes ``in_type``/``out_type`` (escnn field types), so each can be tested alone.
-    Tensors are (batch, channels, depth, height, width); escnn reads the spatial axes as
-    (-z, -y, x).
+
+    Tensors are (batch, channels, depth, height, width); escnn reads the spatial axes as (-z, -y,
+    x).
     """
 
     def __init__(self) -> None:

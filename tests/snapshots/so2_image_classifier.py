@@ -81,6 +81,17 @@ class InvariantHead(torch.nn.Module):
         return self.net(x)
 
 
+def fourier_elu(gspace) -> enn.FourierELU:
+    """ELU on 16 rotations (multiples of 22.5 degrees).
+
+    Each field's irreps (frequencies 0..2) are read as a band-limited function on
+    the group, sampled on those elements, passed through ELU, and projected back. Exact for the
+    sampled rotations, approximately equivariant for the others.
+    """
+    G = gspace.fibergroup
+    return enn.FourierELU(gspace, 6, irreps=G.bl_irreps(2), N=16, inplace=True)
+
+
 class So2ImageClassifier(torch.nn.Module):
     """SO2-invariant steerable CNN with band-limited fields (escnn).
 
@@ -139,17 +150,6 @@ class So2ImageClassifier(torch.nn.Module):
         h = enn.GeometricTensor(h.tensor.to(x.dtype), h.type)
         h = self.spatial_pool(h)
         return self.head(h.tensor.flatten(1))
-
-
-def fourier_elu(gspace) -> enn.FourierELU:
-    """ELU on 16 rotations (multiples of 22.5 degrees).
-
-    Each field's irreps (frequencies 0..2) are read as a band-limited function on
-    the group, sampled on those elements, passed through ELU, and projected back. Exact for the
-    sampled rotations, approximately equivariant for the others.
-    """
-    G = gspace.fibergroup
-    return enn.FourierELU(gspace, 6, irreps=G.bl_irreps(2), N=16, inplace=True)
 
 
 def build_model(seed: int = 0) -> So2ImageClassifier:

@@ -49,6 +49,18 @@ def _layer_lines(layer) -> list[str]:
     return lines
 
 
+def _adjustment_lines(plan: ArchitecturePlan) -> list[str]:
+    if plan.adjustments:
+        return [f"- **{a.check}**: {a.what} — {a.why}" for a in plan.adjustments]
+    return [
+        "None: the expanded plan passed every static check (odd kernels, no plain layers over "
+        "non-trivial",
+        "fields, pointwise nonlinearities only on permutation representations, size parity at "
+        "every",
+        "strided step).",
+    ]
+
+
 def architecture_context(plan: ArchitecturePlan) -> dict[str, Any]:
     items = [
         {
@@ -88,7 +100,7 @@ def architecture_context(plan: ArchitecturePlan) -> dict[str, Any]:
         "parameters": f"{plan.parameters:,}" if plan.parameters is not None else "not counted",
         "dependencies": _versions(plan.library),
         "decisions": plan.decisions,
-        "adjustments": plan.adjustments,
+        "adjustment_lines": _adjustment_lines(plan),
         "alternatives": plan.alternatives,
         "skeleton": skeleton,
     }

@@ -125,11 +125,45 @@ class _BaseView:
             "group_name": p.group,
             "symmetry_type": p.symmetry_type.lower(),
             "seed": int(p.seed),
-            "float64": p.dtype == "float64",
+            "build_note": " (float64)" if self.float64 else "",
+            "build_lines": self.build_lines(),
+            "to_dtype": ".double()" if self.float64 else "",
         }
 
+    @property
+    def float64(self) -> bool:
+        return self.plan.dtype == "float64"
 
-class GCNNView(_BaseView):
+    def build_lines(self) -> list[str]:
+        """What ``build_model`` does after building the model (float64: convert it)."""
+        return ["model = model.double()"] if self.float64 else []
+
+
+def _class_doc(summary: str, *paragraphs: str) -> str:
+    """A class docstring: the summary, then paragraphs wrapped and indented by 4."""
+    lines = [summary]
+    for paragraph in paragraphs:
+        lines += [""] + ["    " + line for line in textwrap.wrap(paragraph, 96)]
+    return "\n".join(lines) + ("\n    " if paragraphs else "")
+
+
+_ESCNN_TYPES_DOC = (
+    "Every layer exposes ``in_type``/``out_type`` (escnn field types), so each can be tested alone."
+)
+
+
+class _EscnnView(_BaseView):
+    """What the escnn image and voxel templates share."""
+
+    def imports(self, head: bool) -> list[str]:
+        lines = ["import torch", "from escnn import gspaces", "from escnn import nn as enn"]
+        return lines + (["from escnn.group import directsum"] if head else [])
+
+    def head_helpers(self, head: bool) -> list[str]:
+        return ["_invariant_head.py.j2"] if head else []
+
+
+class GCNNView(_EscnnView):
     """Regular-field G-CNN on escnn (template ``gcnn_escnn.py.j2``)."""
 
     template = "gcnn_escnn.py.j2"
@@ -205,7 +239,12 @@ class GCNNView(_BaseView):
             forward_tail=forward_tail,
             forward_doc=f"(B, {channels}, {size[0]}, {size[1]}) images -> {out_doc}, "
             f"{self.plan.symmetry_type.lower()} under {self.plan.group}.",
-            needs_head=not dense,
+            imports=self.imports(not dense),
+            helpers=self.head_helpers(not dense),
+            class_doc=_class_doc(
+                f"{self.plan.group}-{self.plan.symmetry_type.lower()} regular-field G-CNN (escnn).",
+                _ESCNN_TYPES_DOC,
+            ),
             in_channels=channels,
             height=size[0],
             width=size[1],
@@ -213,7 +252,7 @@ class GCNNView(_BaseView):
         return ctx
 
 
-class SteerableView(_BaseView):
+class SteerableView(_EscnnView):
     """Steerable CNN with band-limited fields for SO2/O2 (template ``steerable_escnn.py.j2``)."""
 
     template = "steerable_escnn.py.j2"
@@ -285,8 +324,18 @@ class SteerableView(_BaseView):
             forward_tail=forward_tail,
             forward_doc=f"(B, {channels}, {size[0]}, {size[1]}) images -> {out_doc}, "
             f"{p.symmetry_type.lower()} under {p.group}.",
-            dense=dense,
-            needs_head=not dense,
+            imports=self.imports(not dense),
+            helpers=self.head_helpers(not dense) + ["_fourier_elu.py.j2"],
+            class_doc=_class_doc(
+                f"{p.group}-{p.symmetry_type.lower()} steerable CNN with band-limited fields "
+                "(escnn).",
+                _ESCNN_TYPES_DOC,
+            ),
+            hidden_lines=[
+                f"# hidden fields: {p.width} copies of the irreps of frequency 0..{o['max_frequency']}",
+                "# (G.bl_irreps); the Fourier ELU defines them as its input type",
+                "hidden = fourier_elu(self.gspace).in_type",
+            ],
             in_channels=channels,
             height=size[0],
             width_px=size[1],
@@ -294,7 +343,7 @@ class SteerableView(_BaseView):
         return ctx
 
 
-class VoxelsView(_BaseView):
+class VoxelsView(_EscnnView):
     """3D steerable CNN on voxel grids (template ``voxels_escnn.py.j2``)."""
 
     template = "voxels_escnn.py.j2"
@@ -326,6 +375,21 @@ class VoxelsView(_BaseView):
         }
         return table[layer.kind]()
 
+    def _hidden_lines(self) -> list[str]:
+        p = self.plan
+        if p.options["continuous"]:
+            return [
+                f"# hidden fields: {p.width} copies of the irreps of degree "
+                f"0..{p.options['max_frequency']}",
+                "# (G.bl_irreps); the Fourier ELU defines them as its input type",
+                "hidden = fourier_elu(self.gspace).in_type",
+            ]
+        return [
+            f"# hidden fields: {p.width} regular fields ({self.group.order} channels each, "
+            "permuted by the group)",
+            f"hidden = enn.FieldType(self.gspace, [G.regular_representation] * {p.width})",
+        ]
+
     def context(self) -> dict[str, Any]:
         p, o = self.plan, self.plan.options
         seen: set[str] = set()
@@ -352,16 +416,24 @@ class VoxelsView(_BaseView):
             out_reps=rep_list_code(self.group, p.output_repr, "G"),
             out_repr=p.output_repr,
             width=p.width,
-            fourier=bool(o["continuous"]),
-            inversion=self.group.kind == "o3",
             max_frequency=int(o["max_frequency"]),
-            order=self.group.order or 0,
+            samples_doc="the 24 rotations of the cube"
+            + (", with and without the inversion" if self.group.kind == "o3" else ""),
             features=features,
             tail=tail,
             forward_tail=forward_tail,
             forward_doc=f"(B, {channels}, {n}, {n}, {n}) voxels -> {out_doc}, "
             f"{p.symmetry_type.lower()} under {p.group}.",
-            needs_head=not dense,
+            imports=self.imports(not dense),
+            helpers=self.head_helpers(not dense)
+            + (["_voxel_fourier_elu.py.j2"] if o["continuous"] else []),
+            class_doc=_class_doc(
+                f"{p.group}-{p.symmetry_type.lower()} 3D steerable CNN on voxel grids (escnn).",
+                _ESCNN_TYPES_DOC,
+                "Tensors are (batch, channels, depth, height, width); escnn reads the spatial axes "
+                "as (-z, -y, x).",
+            ),
+            hidden_lines=self._hidden_lines(),
             in_channels=channels,
             size=n,
         )
@@ -393,28 +465,27 @@ class EMLPView(_BaseView):
         invariant = self.plan.symmetry_type == "Invariant"
         ctx = self.common()
         dim = sum(r.size for r in _reps(self.group, self.plan.input_repr))
+        directsum = invariant or any("directsum(" in c for _, c, _ in rep_defs)
+        escnn_imports = ", ".join(sorted({func} | ({"directsum"} if directsum else set())))
+        symm = {"eBatchNorm1d", "eLinear"} | ({"IrrepSubspaceNormPooling"} if invariant else set())
+        symm_imports = ", ".join(sorted(symm))
         ctx.update(
             group_func=func,
             group_call=call,
             rep_defs=[{"var": v, "code": c, "comment": m} for v, c, m in rep_defs],
             layers=layers,
             tail=tail,
-            needs_head=invariant,
-            escnn_imports=", ".join(
-                sorted(
-                    {func}
-                    | (
-                        {"directsum"}
-                        if invariant or any("directsum(" in c for _, c, _ in rep_defs)
-                        else set()
-                    )
-                )
-            ),
-            symm_imports=", ".join(
-                sorted(
-                    {"eBatchNorm1d", "eLinear"}
-                    | ({"IrrepSubspaceNormPooling"} if invariant else set())
-                )
+            imports=[
+                "import torch",
+                f"from escnn.group import {escnn_imports}",
+                f"from symm_learning.nn import {symm_imports}",
+            ],
+            helpers=["_invariant_head.py.j2"] if invariant else [],
+            class_doc=_class_doc(
+                f"{self.plan.group}-{self.plan.symmetry_type.lower()} MLP of projected eLinear "
+                "layers (symm-learning).",
+                "Every layer exposes ``in_rep``/``out_rep`` (escnn representations), so each can "
+                "be tested alone.",
             ),
             forward=(
                 "return self.head(self.pool(self.layers(x)))"
@@ -487,7 +558,7 @@ class DeepSetsView(_BaseView):
             forward = ["return self.head(self.layers(x))"]
         ctx = self.common()
         ctx.update(
-            invariant=invariant,
+            helpers=["_deepsets_invariant.py.j2" if invariant else "_deepsets_set_layer.py.j2"],
             layers=layers,
             forward=forward,
             class_doc=f"S_n-{p.symmetry_type.lower()} DeepSets model.\n\n    Permuting the set "
@@ -540,13 +611,31 @@ class GNNView(_BaseView):
                     )
                 continue
             layers.append(LayerView(layer.name, codes[layer.name], _comment(layer, seen)))
+        nodes = p.input_size[0]
+        dtype = ", dtype=torch.float64" if self.float64 else ""
+        data_fields = [f"x=torch.randn({nodes}, {channels}, generator=generator{dtype})"]
+        data_fields.append("edge_index=edges")
+        if edge:
+            data_fields.append(
+                f"edge_attr=torch.randn({3 * nodes}, {edge}, generator=generator{dtype})"
+            )
         ctx = self.common()
         ctx.update(
+            imports=[
+                "import torch",
+                "from torch_geometric.data import Batch, Data",
+                f"from torch_geometric.nn import {conv}"
+                + ("" if node_level else ", global_add_pool"),
+            ],
+            helpers=[] if node_level else ["_gnn_sum_pool.py.j2"],
             layers=layers,
-            conv=conv,
-            edge_channels=edge,
-            node_level=node_level,
-            nodes=p.input_size[0],
+            conv_args="h, data.edge_index" + (", data.edge_attr" if edge else ""),
+            forward_return="return self.head(h)"
+            if node_level
+            else "return self.head(self.pool(h, data.batch))",
+            nodes=nodes,
+            edges=3 * nodes,
+            data_fields=data_fields,
             channels=channels,
             class_doc=f"S_n-{p.symmetry_type.lower()} message-passing GNN ({conv}, PyG).\n\n    "
             + (
@@ -589,20 +678,59 @@ class E3nnView(_BaseView):
             out_doc = f"(N, {p.output_dim}) per-node [{p.output_repr}] (e3nn irreps)."
         else:
             out_doc = f"(B, {p.output_dim}) per-graph [{p.output_repr}]."
+        merge = bool(o.get("merge_parity"))
+        twin = "+".join(
+            f"{mul}x{ir.l}{'o' if ir.p == 1 else 'e'}" for mul, ir in o3.Irreps(p.output_repr)
+        )
+        if merge:
+            output_lines = [
+                "# the output and its mirror-parity twin, summed (SE(3): mirror images may differ)",
+                f'self.output = Interaction(irreps, irreps_sh, "{p.output_repr}+{twin}")',
+                f'self.merge_parity = MergeParity("{p.output_repr}", "{twin}")',
+            ]
+        else:
+            output_lines = ["self.output = Interaction(irreps, irreps_sh, str(self.irreps_out))"]
+        forward_tail = ["x = self.output(x, edge_index, edge_sh, edge_basis)"]
+        forward_tail += ["x = self.merge_parity(x)"] if merge else []
+        if node_level:
+            forward_tail.append("return x")
+        else:
+            output_lines.append("self.pool = SumPool(str(self.irreps_out))")
+            forward_tail.append("return self.pool(x, data.batch)")
+        if conservative:
+            methods = ["_e3nn_conservative.py.j2"]
+        elif o.get("direct_forces"):
+            methods = ["_e3nn_direct_forces.py.j2"]
+        else:
+            methods = []
+        atom_types = int(o["atom_types"])
+        in_dim = o3.Irreps(p.input_repr).dim
+        points = p.input_size[0]
+        if atom_types:
+            example_lines = [
+                f"types = torch.randint(0, {atom_types}, ({points},), generator=generator)",
+                f"x = torch.nn.functional.one_hot(types, {atom_types}).to(dtype)",
+                "clouds.append(Data(pos=pos, x=x, z=types))",
+            ]
+        else:
+            example_lines = [
+                f"x = torch.randn({points}, {in_dim}, generator=generator, dtype=dtype)",
+                "clouds.append(Data(pos=pos, x=x))",
+            ]
         ctx = self.common()
         ctx.update(
             max_radius=o["max_radius"],
             num_basis=o["num_basis"],
             avg_neighbors=3.0,
             radial_hidden=max(16, p.width),
-            node_level=node_level,
-            conservative=conservative,
-            direct_forces=bool(o.get("direct_forces")),
-            merge_parity=bool(o.get("merge_parity")),
-            irreps_twin="+".join(
-                f"{mul}x{ir.l}{'o' if ir.p == 1 else 'e'}" for mul, ir in o3.Irreps(p.output_repr)
-            ),
-            parity=bool(o["parity"]),
+            helpers=(["_e3nn_merge_parity.py.j2"] if merge else [])
+            + ([] if node_level else ["_e3nn_sum_pool.py.j2"]),
+            output_lines=output_lines,
+            forward_tail=forward_tail,
+            methods=methods,
+            scalar_act_names="SiLU" if o["parity"] else "SiLU/tanh",
+            example_lines=example_lines,
+            example_note=" with one-hot atom types" if atom_types else "",
             irreps_in=p.input_repr,
             irreps_out=p.output_repr,
             irreps_sh=sh,
@@ -618,9 +746,7 @@ class E3nnView(_BaseView):
             forward_doc=f"A PyG Batch (pos (N, 3), x (N, {o3.Irreps(p.input_repr).dim})) -> "
             + out_doc,
             what="molecules" if molecules else "point clouds",
-            points=p.input_size[0],
-            atom_types=int(o["atom_types"]),
-            in_dim=o3.Irreps(p.input_repr).dim,
+            points=points,
             spread=1.2,
             dtype=p.dtype,
         )
