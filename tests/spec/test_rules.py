@@ -10,12 +10,14 @@ from equidesign.spec._rules import broken_rules
 from ._cases import BASE, GOOD, problems_of
 
 _SPEC = {
+    "group": "C4",
     "domain": "image2d",
     "task.kind": "classification",
     "task.classes": 10,
     "task.targets": None,
     "task.conservative": None,
     "input.size": 29,
+    "input.representation": "trivial",
     "input.channels": None,
     "input.edge_channels": None,
     "input.atom_types": None,
@@ -58,6 +60,14 @@ BREAKS: dict[str, dict] = {
         "output.type": "equivariant",
     },
     "image domains need `input.size`": {"input.size": None},
+    "the input takes a representation `group` has: its irreps, quotients by its subgroups, at "
+    "most 4,096 dimensions (e3nn irreps on `point_cloud`)": {"input.representation": "irrep(3)"},
+    "an equivariant output takes a representation `group` has: its irreps, quotients by its "
+    "subgroups, at most 4,096 dimensions (e3nn irreps on `point_cloud`)": {
+        "task.kind": "segmentation",
+        "output.type": "equivariant",
+        "output.representation": "quotient(C3)",
+    },
     "`vector` must not have `input.size`": {"domain": "vector"},
     "a list `input.size` is [H, W] for `image2d`, [D, H, W] for `image3d`; sets, graphs and "
     "point clouds take one number of elements": {"input.size": [29, 29, 29]},

@@ -74,3 +74,14 @@ def test_domain_specific_keys_are_checked():
         "<spec>:3:9: output: name the representation the group acts by on a point_cloud output "
         "(e.g. 1x1o), or 'invariant'"
     ]
+
+
+def test_representations_are_checked_against_the_group():
+    assert _problems("domain: vector\ngroup: D4\ninput: irrep(9)\noutput: '1x1o'\n") == [
+        "<spec>:3:8: input: 'irrep(9)': D4 has no irrep(9); its irreps are irrep(j,k) with j = 0 "
+        "or 1 and 0 <= k <= 2 (irrep(0,0), irrep(1,0), irrep(1,1), irrep(0,2), irrep(1,2))",
+        "<spec>:4:9: output: '1x1o': '1o' is an e3nn irrep of O(3), not a representation of D4; "
+        "use regular, trivial, standard, irrep(j,k) with j = 0 or 1 and 0 <= k <= 2 (irrep(0,0), "
+        "irrep(1,0), irrep(1,1), irrep(0,2), irrep(1,2)) or quotient(C<m>) or quotient(D<m>) "
+        "with m dividing 4",
+    ]

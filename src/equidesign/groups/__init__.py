@@ -1,15 +1,28 @@
 """Group catalogue: names users write -> escnn groups, e3nn O(3), permutation groups."""
 
-from ._catalogue import GROUP_NAMES_HELP, GroupInfo, parse_group
-from ._reps import REP_NAMES_HELP, RepTerm, build_rep, build_rep_list, parse_rep_expr
+from ._build import build_rep, build_rep_list
+from ._catalogue import GROUP_NAMES_HELP, MAX_GROUP_ORDER, GroupInfo, parse_group
+from ._irreps import MAX_DEGREE, MAX_FREQUENCY, finite_irreps, regular_irrep_count
+from ._repcheck import acting_group, check_rep, non_permutation_atoms, rep_dim
+from ._reps import MAX_REP_DIM, REP_NAMES_HELP, RepTerm, parse_rep_expr
 
 __all__ = [
     "GROUP_NAMES_HELP",
-    "GroupInfo",
-    "parse_group",
+    "MAX_DEGREE",
+    "MAX_FREQUENCY",
+    "MAX_GROUP_ORDER",
+    "MAX_REP_DIM",
     "REP_NAMES_HELP",
+    "GroupInfo",
     "RepTerm",
+    "acting_group",
     "build_rep",
     "build_rep_list",
+    "check_rep",
+    "finite_irreps",
+    "non_permutation_atoms",
+    "parse_group",
     "parse_rep_expr",
+    "rep_dim",
+    "regular_irrep_count",
 ]

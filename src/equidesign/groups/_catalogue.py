@@ -18,7 +18,14 @@ from typing import Any
 
 from ..errors import GroupError
 
-__all__ = ["GroupInfo", "parse_group", "GROUP_NAMES_HELP", "MAX_GROUP_ORDER", "MAX_PERMUTED"]
+__all__ = [
+    "GROUP_NAMES_HELP",
+    "MAX_GROUP_ORDER",
+    "MAX_PERMUTED",
+    "GroupInfo",
+    "parse_group",
+    "quote",
+]
 
 GROUP_NAMES_HELP = (
     "use C<n> with n >= 1, D<n>, SO2, O2, SO3, O3, SE3, E3, Sn, tetrahedral, octahedral, "
@@ -241,7 +248,7 @@ _QUOTE = reprlib.Repr()
 _QUOTE.maxstring = 60
 
 
-def _quote(text: str) -> str:
+def quote(text: str) -> str:
     """``repr(text)``, shortened so that a message stays one readable line."""
     return _QUOTE.repr(text)
 
@@ -254,7 +261,7 @@ def _bounded(kind: str, letter: str, digits: str, whole: str) -> int:
     if kind == "sn":
         if n is None or n > MAX_PERMUTED:
             raise GroupError(
-                f"group: {_quote(whole)} permutes {shown} elements; use S<n> with "
+                f"group: {quote(whole)} permutes {shown} elements; use S<n> with "
                 f"n <= {MAX_PERMUTED:,}, or Sn for any number"
             )
         return n
@@ -262,7 +269,7 @@ def _bounded(kind: str, letter: str, digits: str, whole: str) -> int:
         order = f"{_order_of(kind, n):,}" if n is not None else shown
         largest = MAX_GROUP_ORDER if kind == "cyclic" else MAX_GROUP_ORDER // 2
         raise GroupError(
-            f"group: {_quote(whole)} has {order} elements; equidesign takes finite groups of at "
+            f"group: {quote(whole)} has {order} elements; equidesign takes finite groups of at "
             f"most {MAX_GROUP_ORDER} elements ({letter.upper()}<n> with n <= {largest}): escnn "
             "builds a larger group's regular representation in minutes"
         )
@@ -276,7 +283,7 @@ def _parameter(key: str, whole: str) -> GroupInfo | None:
         return None
     letter, digits = match.groups()
     if not digits.strip("0"):
-        raise GroupError(f"group: {_quote(whole)} is not a group; {GROUP_NAMES_HELP}")
+        raise GroupError(f"group: {quote(whole)} is not a group; {GROUP_NAMES_HELP}")
     kind = _KINDS[letter]
     n = _bounded(kind, letter, digits.lstrip("0"), whole)
     return GroupInfo(name=f"{letter.upper()}{n}", kind=kind, n=n)
@@ -293,10 +300,10 @@ def _parse_single(text: str, whole: str) -> GroupInfo:
         return found
     if re.match(r"^[cds]-[0-9]+$", signed):
         raise GroupError(
-            f"group: {_quote(whole)} is not a group: n in C<n>, D<n> and S<n> is a whole number "
+            f"group: {quote(whole)} is not a group: n in C<n>, D<n> and S<n> is a whole number "
             f"n >= 1, without a sign; {GROUP_NAMES_HELP}"
         )
-    raise GroupError(f"group: {_quote(whole)} is not a group; {GROUP_NAMES_HELP}")
+    raise GroupError(f"group: {quote(whole)} is not a group; {GROUP_NAMES_HELP}")
 
 
 def parse_group(name: str | GroupInfo) -> GroupInfo:
@@ -319,19 +326,19 @@ def parse_group(name: str | GroupInfo) -> GroupInfo:
     if isinstance(name, GroupInfo):
         return name
     if not isinstance(name, str) or not name.strip():
-        raise GroupError(f"group: {_quote(name)} is not a group; {GROUP_NAMES_HELP}")
+        raise GroupError(f"group: {quote(name)} is not a group; {GROUP_NAMES_HELP}")
     parts = [p for p in _PRODUCT_SPLIT.split(name.strip()) if p]
     if len(parts) == 1:
         return _parse_single(parts[0], name)
     factors = tuple(_parse_single(p, name) for p in parts)
     kinds = [f.kind for f in factors]
     if len(set(kinds)) != len(kinds):
-        raise GroupError(f"group: {_quote(name)} repeats a factor; write each factor once")
+        raise GroupError(f"group: {quote(name)} repeats a factor; write each factor once")
     group = GroupInfo(name=" x ".join(f.name for f in factors), kind="product", factors=factors)
     if group.is_finite and not any(f.is_permutation for f in factors):
         if group.order > MAX_GROUP_ORDER:  # type: ignore[operator]
             raise GroupError(
-                f"group: {_quote(name)} has {group.order:,} elements; equidesign takes finite groups "
+                f"group: {quote(name)} has {group.order:,} elements; equidesign takes finite groups "
                 f"of at most {MAX_GROUP_ORDER} elements: escnn builds a larger group's regular "
                 "representation in minutes"
             )

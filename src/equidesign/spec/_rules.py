@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic_core import PydanticCustomError
 
-from ._values import join_words
+from ._values import join_words, representation_problem
 
 __all__ = [
     "CLASS_TASKS",
@@ -149,6 +149,28 @@ def _equivariant_regression(v: Values) -> str:
     )
 
 
+def _representation_rule(side: str) -> SpecRule:
+    """The representation on ``side`` (input or output) must be one the group has."""
+    field = f"{side}.representation"
+    output = side == "output"
+
+    def problem(v: Values) -> str | None:
+        if v[field] is None or (output and v["output.type"] != "equivariant"):
+            return None
+        return representation_problem(v["group"], v["domain"], v[field])
+
+    return SpecRule(
+        field=field,
+        reads=("group", "domain", field, *(("output.type",) if output else ())),
+        broken=lambda v: problem(v) is not None,
+        message=lambda v: problem(v) or "",
+        position="value",
+        doc=f"{'an equivariant output' if output else 'the input'} takes a representation "
+        "`group` has: its irreps, quotients by its subgroups, at most 4,096 dimensions (e3nn "
+        "irreps on `point_cloud`)",
+    )
+
+
 SPEC_RULES: tuple[SpecRule, ...] = (
     # --- task ---------------------------------------------------------------------------
     SpecRule(
@@ -231,6 +253,9 @@ SPEC_RULES: tuple[SpecRule, ...] = (
         doc="an equivariant `regression` output needs domain "
         f"{_names(f'`{d}`' for d in EQUIVARIANT_REGRESSION_DOMAINS)}",
     ),
+    # --- representations against the group -------------------------------------------
+    _representation_rule("input"),
+    _representation_rule("output"),
     # --- input --------------------------------------------------------------------------
     SpecRule(
         field="input.size",

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model
 
 from ..groups import GROUP_NAMES_HELP
 from ._rules import SpecRule, check_scope
-from ._values import canonical_group, check_representation
+from ._values import canonical_group, check_representation, representation_problem
 
 __all__ = ["SYMMETRY_RULES", "SymmetrySpec", "load_symmetry_spec"]
 
@@ -32,7 +32,29 @@ def _input_representation(value: str) -> str:
     return value
 
 
+def _group_problem(v: Any, side: str) -> str | None:
+    """The representation named on ``side`` against the group (sets and graphs permute
+    elements; 'none', 'invariant' and 'equivariant' name no representation)."""
+    value = v[side]
+    if v["domain"] in _PERMUTATION_DOMAINS or value.strip().lower() in ("none", *_MOVES):
+        return None
+    return representation_problem(v["group"], v["domain"], value)
+
+
+def _group_rule(side: str) -> SpecRule:
+    return SpecRule(
+        field=side,
+        reads=("group", "domain", side),
+        broken=lambda v: _group_problem(v, side) is not None,
+        message=lambda v: _group_problem(v, side) or "",
+        position="value",
+        doc=f"the {side} representation is one `group` has",
+    )
+
+
 SYMMETRY_RULES: tuple[SpecRule, ...] = (
+    _group_rule("input"),
+    _group_rule("output"),
     SpecRule(
         field="size",
         reads=("domain", "size"),

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic_core import PydanticCustomError
 
 from ..errors import EquidesignError
-from ..groups import parse_group, parse_rep_expr
+from ..groups import check_rep, parse_group, parse_rep_expr
 
 __all__ = [
     "NAME_MAX_LENGTH",
@@ -26,6 +26,7 @@ __all__ = [
     "check_printable",
     "check_representation",
     "join_words",
+    "representation_problem",
     "short_repr",
 ]
 
@@ -123,9 +124,9 @@ def _library_message(exc: EquidesignError, value: str) -> str:
     text = str(exc)
     for prefix in ("group: ", "representation: "):
         text = text.removeprefix(prefix)
-    doubled = f"{value!r}: {value.strip()!r} "
+    doubled = f"{short_repr(value)}: {short_repr(value.strip())} "
     if text.startswith(doubled):
-        text = f"{value!r} " + text[len(doubled) :]
+        text = f"{short_repr(value)} " + text[len(doubled) :]
     return text
 
 
@@ -152,3 +153,31 @@ def check_representation(value: str) -> str:
     except EquidesignError as exc:
         raise SpecValueError(_library_message(exc, value)) from None
     return value
+
+
+#: the domains whose family names features by e3nn irreps
+_E3NN_DOMAINS = ("point_cloud",)
+
+
+def representation_problem(group: str, domain: str, value: str) -> str | None:
+    """What is wrong with ``value`` as a representation of ``group`` on ``domain``, or ``None``.
+
+    The group must have every term (``irrep(9)`` of D4 does not exist; ``'0e'`` names an O(3)
+    irrep, not one of D4), the whole must stay within the size limit, and point clouds take
+    e3nn irreps.
+
+    >>> representation_problem("D4", "vector", "2 x regular") is None
+    True
+    """
+    try:
+        terms = check_rep(parse_group(group), value)
+    except EquidesignError as exc:
+        return _library_message(exc, value)
+    if domain in _E3NN_DOMAINS:
+        bad = [t.atom for t in terms if t.kind not in ("e3nn", "trivial")]
+        if bad:
+            return (
+                f"{short_repr(value)}: {domain} features are e3nn irreps such as '4x0e + 1x1o' "
+                f"(or trivial), not {bad[0]!r}"
+            )
+    return None
