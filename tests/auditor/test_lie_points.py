@@ -62,7 +62,7 @@ def test_the_lie_derivative_equals_the_finite_difference_of_the_motion():
         model, sym, x = ZOO["relu_on_vectors"].build(0)
         flows = sym.flows("circular", None)
         for k, axis in enumerate("xyz"):
-            ours = _model_lie(model, sym, x, flows[f"rotate_{axis}"])
+            _, ours = _model_lie(model, sym, x, flows[f"rotate_{axis}"])
             t = 1e-5
 
             def f(s, k=k):

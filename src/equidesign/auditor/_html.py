@@ -57,6 +57,15 @@ def _img(png: bytes | None, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _shares(per_layer: dict[str, float], kinds: dict[str, str]) -> str:
+    top = sorted(per_layer.items(), key=lambda kv: -abs(kv[1]))[:3]
+    return ", ".join(f"{n} ({kinds.get(n, '?')}) {v:+.0%}" for n, v in top) or "n/a"
+
+
 def _table(headers: list[str], rows: list[str]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
@@ -153,16 +162,29 @@ def render_html(r: AuditReport, *, plots: bool = True) -> str:
         lee = r.lie_derivative
         parts += [
             "<h2>Lie derivative</h2>",
-            f"<p>{html.escape(lee.normalization)}; padding {html.escape(lee.padding)}.</p>",
+            f"<p>{html.escape(lee.normalization)}; padding {html.escape(lee.padding)}; output "
+            f"{html.escape(lee.output_action)}.</p>",
             _table(
-                ["generator", "LEE", "spread", "remainder"],
+                ["generator", "LEE", "spread", "largest shares", "shares add up to", "remainder"],
                 [
                     f"<tr>{_cell(g)}{_cell(f'{res.lee:.3g}')}{_cell(f'{res.spread:.2g}')}"
-                    f"{_cell('n/a' if res.remainder is None else f'{res.remainder:.1%}')}</tr>"
+                    f"{_cell(_shares(res.per_layer, lee.layer_kinds))}"
+                    f"{_cell(_pct(res.attributed))}{_cell(_pct(res.remainder))}</tr>"
                     for g, res in lee.generators.items()
                 ],
             ),
         ]
+        if lee.generators and any(res.remainder is not None for res in lee.generators.values()):
+            parts.append(
+                "<p>Shares: each layer's own Lie derivative pushed to the output, projected on "
+                "L<sub>X</sub>f; remainder: ||L<sub>X</sub>f &minus; &Sigma;<sub>i</sub> "
+                "J<sub>&gt;i</sub> L<sub>X</sub>f<sub>i</sub>|| / ||L<sub>X</sub>f|| (functional "
+                "operations and cross terms).</p>"
+            )
+        if lee.notes:
+            parts.append(
+                "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in lee.notes) + "</ul>"
+            )
         if plots:
             parts.append(_img(lee_contributions_png(lee), "Lie derivative contributions by layer"))
     parts.append("<h2>Findings</h2>")

@@ -118,8 +118,16 @@ def _lie_lines(r: AuditReport) -> list[str]:
         lines.append(f"- {g}: LEE {res.lee:.3g} +- {res.spread:.2g} (per {res.unit})")
         top = sorted(res.per_layer.items(), key=lambda kv: -abs(kv[1]))[:3]
         if top:
-            shares = ", ".join(f"{name} {share:.0%}" for name, share in top)
-            lines.append(f"  largest shares: {shares}; remainder {res.remainder:.1%}")
+            kinds = lee.layer_kinds
+            shares = ", ".join(
+                f"{name} ({kinds.get(name, '?')}) {share:+.0%}" for name, share in top
+            )
+            lines.append(f"  largest shares: {shares}")
+            if res.remainder is not None:
+                lines.append(
+                    f"  shares add up to {res.attributed:.1%}; remainder "
+                    f"||L_X f - sum_i J_>i L_X f_i|| / ||L_X f|| = {res.remainder:.1%}"
+                )
     lines += [f"  note: {n}" for n in lee.notes]
     return lines
 
@@ -308,7 +316,7 @@ def render_markdown(r: AuditReport) -> str:
                     f"{res.lee:.3g}",
                     f"{res.spread:.2g}",
                     ", ".join(
-                        f"`{n}` {v:.0%}"
+                        f"`{n}` ({lee.layer_kinds.get(n, '?')}) {v:+.0%}"
                         for n, v in sorted(res.per_layer.items(), key=lambda kv: -abs(kv[1]))[:2]
                     ),
                     "n/a" if res.remainder is None else f"{res.remainder:.1%}",
@@ -316,6 +324,7 @@ def render_markdown(r: AuditReport) -> str:
                 for g, res in lee.generators.items()
             ],
         )
+        lines += [""] + [f"- {note}" for note in lee.notes] if lee.notes else []
     lines += ["", "## Findings", ""]
     if not r.findings:
         lines.append("None.")

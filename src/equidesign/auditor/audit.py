@@ -31,7 +31,7 @@ from .endtoend import rerun_float64, run_end_to_end
 from .gradient import run_forces, run_gradient
 from .layerwise import LayerTest, gradient_error, recheck_float64, run_layerwise
 from .levels import Level, audit_dtype, passes
-from .lie import compute_lie_derivative
+from .lie import compute_lie_derivative, lie_findings, lie_options
 from .report import AuditReport, AuditSettings, Float64Rerun
 from .selfcheck import run_self_checks
 
@@ -118,7 +118,7 @@ def audit(
     seed: int = 0,
     layerwise: bool = True,
     gradients: bool = True,
-    lie_derivative: bool | None = None,
+    lie_derivative: bool | dict | None = None,
     dtype: torch.dtype | None = None,
     n_inputs: int = 4,
     chunk: int | None = None,
@@ -136,6 +136,7 @@ def audit(
         gradients: test input gradients (eval mode, and train mode where it differs).
         lie_derivative: also compute the Lie derivative along the symmetry's continuous
             generators (default: for continuous groups); see :func:`equidesign.lie_derivative`.
+            A dict turns it on with options: ``generators``, ``padding``, ``normalization``.
         dtype: the dtype to audit in (default: the model's; half precision runs in float32).
         n_inputs: how many random inputs when ``inputs`` is None.
         chunk: at most this many samples per forward pass (all at once by default; halved
@@ -148,6 +149,9 @@ def audit(
         ``"NEEDS_ATTENTION"``.
     """
     _check_arguments(model, symmetry)
+    lie_kwargs = lie_options(lie_derivative)
+    if isinstance(lie_derivative, dict):
+        lie_derivative = True
     if lie_derivative is None:  # continuous groups: the Lie derivative by default
         lie_derivative = symmetry.is_continuous and bool(symmetry.flows())
     timings: dict[str, float] = {}
@@ -230,7 +234,12 @@ def audit(
             with _timed(timings, "lie_derivative", progress, "Lie derivative"):
                 lee = _call_model(
                     lambda: compute_lie_derivative(
-                        model, symmetry, x, None, layerwise=layerwise, padding="circular"
+                        model,
+                        symmetry,
+                        x,
+                        lie_kwargs.pop("generators", None),
+                        layerwise=layerwise,
+                        **lie_kwargs,
                     ),
                     "Lie derivative",
                 )
@@ -273,7 +282,7 @@ def audit(
         gradient=gradient,
         forces=forces,
         lie_derivative=lee,
-        findings=diagnosis.findings,
+        findings=diagnosis.findings + lie_findings(lee),
         self_checks=checks.checks,
         settings=settings,
         timings={k: round(v, 4) for k, v in timings.items()},

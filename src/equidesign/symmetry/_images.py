@@ -115,11 +115,13 @@ def image_symmetry(cls, group, in_type, out_type, *, size, n_random):
         return x.to(device)
 
     spatial_out = isinstance(out_action, FieldAction)
+    out_ft = out_action.field_type if spatial_out else None
 
     def flows(padding, reference=None):
         from .flows import image_flows
 
-        return image_flows(padding, spatial_out, reference or shape)
+        # the field types: rotations turn the fibres of non-scalar fields too
+        return image_flows(padding, spatial_out, reference or shape, in_ft, out_ft)
 
     return cls(
         name=G.name,

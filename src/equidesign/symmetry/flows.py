@@ -204,17 +204,29 @@ class Flow:
     """A one-parameter flow acting on a model's inputs and (when they move) its outputs.
 
     ``velocity_in(x)`` / ``velocity_out(y)`` are ``d/dt`` of the action at ``t = 0``. Image
-    flows give them in closed form (:func:`image_velocity`); user flows get them by
-    forward-mode AD through ``act(t, x)``.
+    flows give them in closed form (:func:`image_velocity`, plus the fibre generator of escnn
+    field types); user flows get them by forward-mode AD through ``act(t, x)``. ``undefined``:
+    why the flow has no action on the symmetry's inputs or outputs (its Lie derivative is then
+    skipped with this reason, not reported as a number).
     """
 
-    def __init__(self, name, act_in, act_out=None, velocity_in=None, velocity_out=None, unit=""):
+    def __init__(
+        self,
+        name,
+        act_in,
+        act_out=None,
+        velocity_in=None,
+        velocity_out=None,
+        unit="",
+        undefined: str | None = None,
+    ):
         self.name = name
         self.act_in = act_in
         self.act_out = act_out
         self._vin = velocity_in
         self._vout = velocity_out
         self.unit = unit
+        self.undefined = undefined
 
     @property
     def moves_output(self) -> bool:
@@ -237,28 +249,52 @@ class Flow:
         return self._vout(y) if self._vout is not None else self._jvp_at_zero(self.act_out, y)
 
 
-def image_flows(padding: str, moves_output: bool, reference: tuple[int, int] | None) -> dict:
-    """The five image generators as :class:`Flow` objects."""
+def image_flows(
+    padding: str,
+    moves_output: bool,
+    reference: tuple[int, int] | None,
+    in_type=None,
+    out_type=None,
+) -> dict:
+    """The five image generators as :class:`Flow` objects.
+
+    ``in_type`` / ``out_type``: escnn field types of the input and (spatial) output, whose fibres
+    turn with rotations (None: scalar channels). A generator with no action on one of them
+    (a rotation of C_n regular fields, a shear of vector fields) is returned with ``undefined``
+    set to the reason.
+    """
     from functools import partial
+
+    from ._fibres import fibre_action
 
     flows = {}
     for name in IMAGE_GENERATORS:
-        act = partial(_act, name, padding)
-        vel = partial(_velocity, name, padding, reference)
+        fin = fibre_action(in_type, name, "input")
+        fout = fibre_action(out_type if moves_output else None, name, "output")
+        undefined = fin.undefined or fout.undefined
+        act_in = partial(_act, name, padding, fin)
+        act_out = partial(_act, name, padding, fout)
         flows[name] = Flow(
             name,
-            act,
-            act if moves_output else None,
-            vel,
-            vel if moves_output else None,
+            act_in,
+            act_out if moves_output else None,
+            partial(_velocity, name, padding, reference, fin),
+            partial(_velocity, name, padding, reference, fout) if moves_output else None,
             unit(name),
+            undefined=undefined,
         )
     return flows
 
 
-def _act(name, padding, t, x):
-    return image_flow(name, t, x, padding)
+def _act(name, padding, fibre, t, x):
+    moved = image_flow(name, t, x, padding)
+    turn = fibre.exp(t) if fibre is not None else None
+    if turn is None:
+        return moved
+    return torch.movedim(torch.movedim(moved, -3, -1) @ turn.to(moved.dtype).T, -1, -3)
 
 
-def _velocity(name, padding, reference, z):
-    return image_velocity(name, z, padding, reference)
+def _velocity(name, padding, reference, fibre, z):
+    v = image_velocity(name, z, padding, reference)
+    turn = fibre.velocity(z) if fibre is not None else None
+    return v if turn is None else v + turn
