@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -72,8 +73,29 @@ def test_refused_design_exits_2_and_writes_nothing(tmp_path):
         "input:\n  size: 9\noutput:\n  type: invariant\n"
     )
     out = _run("design", str(spec), "-o", str(tmp_path / "o"))
-    assert out.returncode == 2 and "do not act on a 2D pixel grid" in out.stderr
-    assert len(out.stderr.strip().splitlines()) == 1
+    assert out.returncode == 2
+    assert out.stderr.splitlines() == [
+        f"{spec}:2:8: group: 'SO3' on domain image2d: rotations of 3D space do not act on a 2D "
+        "pixel grid; use C<n>, D<n>, SO2 or O2 for 2D images, or domain image3d / point_cloud "
+        "for 3D data"
+    ]
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_budget_below_the_smallest_model_is_located_at_max_params(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        "name: s\ngroup: C2\ndomain: vector\ntask: regression\ninput:\n  representation: "
+        "regular\noutput:\n  type: invariant\nconstraints:\n  depth: 1\n  max_params: 5\n"
+    )
+    out = _run("design", str(spec), "-o", str(tmp_path / "o"))
+    assert out.returncode == 2
+    [line] = out.stderr.splitlines()
+    assert re.fullmatch(
+        re.escape(f"{spec}:11:15: constraints.max_params: 5 is below the smallest model of this ")
+        + r"family \(\d+ parameters at width 1\); raise max_params or lower depth",
+        line,
+    ), line
     assert not (tmp_path / "o").exists()
 
 

@@ -54,9 +54,18 @@ class Problem:
 
 
 class EquidesignError(Exception):
-    """Base class of every error a user can cause; the message is meant to be shown as is."""
+    """Base class of every error a user can cause; the message is meant to be shown as is.
+
+    Args:
+        field: the dotted field of the spec the error blames (``"constraints.max_params"``),
+            when there is one; the designer then locates the message in the spec's file.
+    """
 
     exit_code: int = 2
+
+    def __init__(self, *args: object, field: str | None = None):
+        super().__init__(*args)
+        self.field = field
 
 
 class SpecError(EquidesignError):

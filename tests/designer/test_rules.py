@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import equidesign as eqd
-from equidesign.designer import RULES, select_rule
+from equidesign.designer import RULES, plan_for, select_rule
 from equidesign.errors import DesignError, UnsupportedFamilyError
 from equidesign.groups import parse_group
 
@@ -83,3 +83,28 @@ def test_families_without_templates_stop_with_family_and_library(tmp_path, monke
 def test_rules_are_data():
     assert all(r.groups and r.domains and r.family and r.library for r in RULES)
     assert len({r.name for r in RULES}) == len(RULES)
+
+
+def test_refusals_are_located_at_the_field_they_blame(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(_spec("SO3", "image2d"))
+    reason = (
+        "group: 'SO3' on domain image2d: rotations of 3D space do not act on a 2D pixel grid; "
+        "use C<n>, D<n>, SO2 or O2 for 2D images, or domain image3d / point_cloud for 3D data"
+    )
+    for source, where in [(path, f"{path}:2:8"), (_spec("SO3", "image2d"), "<spec>:2:8")]:
+        with pytest.raises(DesignError) as info:
+            eqd.design(source)
+        assert str(info.value) == f"{where}: {reason}"
+    spec = eqd.load_spec(_spec("SO3", "image2d"))
+    with pytest.raises(DesignError) as info:
+        eqd.design(spec.model_dump())  # a dict has no lines
+    assert str(info.value) == f"<spec>: {reason}"
+
+
+def test_an_expansion_naming_a_field_is_located_there(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(_spec("C4", "image2d").replace("size: 15", "size: [15, 17]"))
+    with pytest.raises(DesignError) as info:
+        plan_for(path)
+    assert str(info.value).startswith(f"{path}:8:9: input.size: [15, 17] is not square")

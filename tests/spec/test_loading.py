@@ -168,3 +168,13 @@ def test_yaml_anchors_and_merge_keys_work():
     )
     spec = load_spec(merged)
     assert (spec.input.channels, spec.input.size) == (6, 7)
+
+
+def test_where_a_spec_came_from_is_kept_but_not_compared(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text(GOOD["vector"])
+    from_file, from_dict = load_spec(path), load_spec(yaml.safe_load(GOOD["vector"]))
+    assert from_file == from_dict
+    assert (from_file.origin.source, from_dict.origin.source) == (str(path), "<spec>")
+    assert from_file.origin.problem("input.representation", "m").line == 8
+    assert from_file.model_copy().origin.source == str(path)

@@ -9,7 +9,8 @@ from functools import cached_property
 from types import ModuleType
 from typing import Any
 
-from ..errors import DesignError, UnsupportedFamilyError
+from ..errors import DesignError, EquidesignError, UnsupportedFamilyError
+from ..spec._origin import locate_error
 from ._deepsets import expand_deepsets
 from ._e3nn import expand_e3nn
 from ._emlp import expand_emlp
@@ -44,15 +45,28 @@ def _load(spec: Any):
 
 
 def plan_for(spec: Any) -> ArchitecturePlan:
-    """The checked plan for a spec (no code is rendered); what ``equidesign explain`` prints."""
+    """The checked plan for a spec (no code is rendered); what ``equidesign explain`` prints.
+
+    Raises:
+        SpecError: the spec does not validate.
+        DesignError: the designer refuses it, located at the field it blames.
+    """
     spec = _load(spec)
+    try:
+        return _plan(spec)
+    except EquidesignError as exc:
+        raise locate_error(spec, exc) from None
+
+
+def _plan(spec: Any) -> ArchitecturePlan:
     rule = select_rule(spec.group_info, spec.domain, spec.task.kind)
     expand = EXPANSIONS.get(rule.template or "")
     if expand is None:
         raise UnsupportedFamilyError(
-            f"group {spec.group_info.name} on {spec.domain}: the rule table picks {rule.family} "
+            f"{spec.group_info.name!r} on {spec.domain}: the rule table picks {rule.family} "
             f"({rule.library}); its template is not available in this version, so no model is "
-            "generated"
+            "generated",
+            field="group",
         )
     plan = expand(spec, rule)
     return run_checks(plan, spec.group_info)
@@ -163,6 +177,13 @@ def design(spec: Any) -> Design:
         UnsupportedFamilyError: the family's template is not available yet.
     """
     spec = _load(spec)
+    try:
+        return _design(spec)
+    except EquidesignError as exc:
+        raise locate_error(spec, exc) from None
+
+
+def _design(spec: Any) -> Design:
     plan = plan_for(spec)
     result = Design(spec, plan, _render(spec, plan))
     _count(result)
@@ -171,9 +192,10 @@ def design(spec: Any) -> Design:
     while budget is not None and result.plan.parameters > budget:
         if width == 1:
             raise DesignError(
-                f"constraints.max_params: {budget:,} is below the smallest model of this family "
+                f"{budget:,} is below the smallest model of this family "
                 f"({result.plan.parameters:,} parameters at width 1); raise max_params or lower "
-                "depth"
+                "depth",
+                field="constraints.max_params",
             )
         ratio = math.sqrt(budget / result.plan.parameters)
         new_width = max(1, min(width - 1, int(width * ratio)))

@@ -241,7 +241,8 @@ def select_rule(group: GroupInfo, domain: str, task: str) -> Rule:
     for refusal in REFUSALS:
         if refusal.matches(tags, domain):
             raise DesignError(
-                f"group {group.name} on domain {domain}: {refusal.reason}; {refusal.suggestion}"
+                f"{group.name!r} on domain {domain}: {refusal.reason}; {refusal.suggestion}",
+                field="group",
             )
     for rule in RULES:
         if rule.matches(tags, domain, task):
@@ -250,6 +251,7 @@ def select_rule(group: GroupInfo, domain: str, task: str) -> Rule:
         f"{'/'.join(sorted(r.groups))} on {'/'.join(sorted(r.domains))}" for r in RULES
     )
     raise DesignError(
-        f"group {group.name} on domain {domain}: no rule in the selection table covers it; "
-        f"supported: {supported}"
+        f"{group.name!r} on domain {domain}: no rule in the selection table covers it; "
+        f"supported: {supported}",
+        field="group",
     )

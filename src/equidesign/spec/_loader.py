@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from ..errors import Problem, SpecError
 from ._errors import invalid_fields, validation_problems
 from ._models import DesignSpec
+from ._origin import SpecOrigin
 from ._partial import partial_rule_problems
 from ._rules import SPEC_RULES, SpecRule
 from ._values import join_words, short_repr
@@ -125,6 +126,8 @@ def load_model(
         problems += partial_rule_problems(data, model, invalid, root, label, rules)
     if problems:
         raise SpecError(_dedupe_sorted(problems))
+    if hasattr(result, "_origin"):  # errors found later are located in this text too
+        result._origin = SpecOrigin(label, root)
     return result
 
 

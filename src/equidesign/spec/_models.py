@@ -12,9 +12,18 @@ import json
 from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    Strict,
+    model_validator,
+)
 
 from ..groups import GROUP_NAMES_HELP, REP_NAMES_HELP, GroupInfo, parse_group
+from ._origin import SpecOrigin
 from ._rules import check_scope, flatten
 from ._values import (
     NAME_MAX_LENGTH,
@@ -269,10 +278,18 @@ class DesignSpec(_Model):
         description="width, depth, kernel size, parameter budget, dtype and seed",
     )
 
+    #: where the spec was loaded from, to locate errors found after loading
+    _origin: SpecOrigin = PrivateAttr(default_factory=SpecOrigin)
+
     @model_validator(mode="after")
     def _cross_field_rules(self) -> DesignSpec:
         self._check_rules()
         return self
+
+    @property
+    def origin(self) -> SpecOrigin:
+        """The file and YAML nodes the spec came from (equal for every spec)."""
+        return self._origin
 
     @property
     def group_info(self) -> GroupInfo:
