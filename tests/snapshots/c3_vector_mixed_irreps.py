@@ -80,7 +80,7 @@ class C3VectorMixedIrreps(torch.nn.Module):
         self.head = eLinear(rep_1, rep_2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 5) vectors -> (B, 2) outputs, equivariant under C3."""
+        """(B, 5) vectors -> (B, 2) outputs [irrep(1)], equivariant under C3."""
         return self.head(self.layers(x))
 
 

@@ -93,7 +93,9 @@ class D4Segmentation(torch.nn.Module):
         self.head = enn.R2Conv(type_1, type_2, kernel_size=1, padding=0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 1, 32, 32) images -> (B, 3, 32, 32) per-pixel outputs, equivariant under D4."""
+        """(B, 1, 32, 32) images -> (B, 3, 32, 32) per-pixel outputs [3 x trivial], equivariant
+        under D4.
+        """
         h = enn.GeometricTensor(x, self.in_type)
         h = self.features(h)
         h = self.head(h)

@@ -114,7 +114,7 @@ class D4VectorRegression(torch.nn.Module):
         self.head = InvariantHead(G, self.pool.out_rep.size, 16, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 16) vectors -> (B, 2) outputs, invariant under D4."""
+        """(B, 16) vectors -> (B, 2) outputs [2 x trivial], invariant under D4."""
         return self.head(self.pool(self.layers(x)))
 
 

@@ -105,7 +105,7 @@ class IcosahedralVectorModel(torch.nn.Module):
         self.head = InvariantHead(G, self.pool.out_rep.size, 16, 4)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 4) vectors -> (B, 4) outputs, invariant under icosahedral."""
+        """(B, 4) vectors -> (B, 4) outputs [4 x trivial], invariant under icosahedral."""
         return self.head(self.pool(self.layers(x)))
 
 

@@ -97,7 +97,9 @@ class O2Segmentation(torch.nn.Module):
         self.head = enn.R2Conv(hidden, self.out_type, kernel_size=1, padding=0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 1, 29, 29) images -> (B, 3, 29, 29) per-pixel outputs, equivariant under O2."""
+        """(B, 1, 29, 29) images -> (B, 3, 29, 29) per-pixel outputs [3 x trivial], equivariant
+        under O2.
+        """
         h = enn.GeometricTensor(x, self.in_type)
         h = self.features(h)
         h = self.head(h)

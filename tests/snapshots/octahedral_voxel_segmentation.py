@@ -87,8 +87,8 @@ class OctahedralVoxelSegmentation(torch.nn.Module):
         self.head = enn.R3Conv(hidden, self.out_type, kernel_size=1, padding=0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 1, 9, 9, 9) voxels -> (B, 2, 9, 9, 9) per-voxel outputs, equivariant under
-        octahedral.
+        """(B, 1, 9, 9, 9) voxels -> (B, 2, 9, 9, 9) per-voxel outputs [2 x trivial], equivariant
+        under octahedral.
         """
         h = enn.GeometricTensor(x, self.in_type)
         h = self.features(h)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._common import base_plan, output_dim
+from ._common import base_plan, output_dim, per_node_outputs
 from .plan import ArchitecturePlan, Decision, LayerPlan
 from .rules import Rule
 
@@ -28,7 +28,7 @@ def expand_deepsets(spec: Any, rule: Rule) -> ArchitecturePlan:
     width, depth = spec.constraints.width, spec.constraints.depth
     channels = spec.input.channels
     invariant = spec.output.type == "invariant"
-    out_dim = output_dim(spec)
+    out_dim = output_dim(spec) if invariant else per_node_outputs(spec, "element")
     per_elem = f"{channels} channels per element"
     hidden = f"{width} channels per element"
     out_repr = f"{out_dim} invariant outputs" if invariant else f"{out_dim} channels per element"

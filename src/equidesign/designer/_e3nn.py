@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import DesignError
 from ..groups import parse_rep_expr
-from ._common import base_plan, output_dim
+from ._common import base_plan, output_decision, output_dim, per_output
 from .plan import ArchitecturePlan, Decision, LayerPlan
 from .rules import Rule
 
@@ -63,6 +64,15 @@ def _flip_parity(irreps: str) -> str:
     return "+".join(terms)
 
 
+def _check_forces(spec: Any) -> None:
+    terms = parse_rep_expr(spec.output.representation or "1o")
+    if [(t.count, t.atom) for t in terms] != [(1, "1o")]:
+        raise DesignError(
+            f"output.representation: {spec.output.representation!r}: forces are one l=1 vector "
+            "per atom; use 'representation: 1x1o'"
+        )
+
+
 def expand_e3nn(spec: Any, rule: Rule) -> ArchitecturePlan:
     group = spec.group_info
     kinds = {f.kind for f in group.factors} if group.is_product else {group.kind}
@@ -73,20 +83,17 @@ def expand_e3nn(spec: Any, rule: Rule) -> ArchitecturePlan:
     conservative = (
         bool(getattr(spec.task, "conservative", None)) if task == "energy_forces" else False
     )
+    equivariant = spec.output.type == "equivariant"
     if task == "forces":
+        _check_forces(spec)
         irreps_out, node_level = "1x1o", True
     elif task == "energy_forces" and not conservative:
         irreps_out, node_level = "1x0e+1x1o", True
     elif task == "energy_forces":
         irreps_out, node_level = "1x0e", False
-    elif task == "node_regression":
-        irreps_out = spec.output.representation if spec.output.type == "equivariant" else None
-        irreps_out = (
-            _irreps_of(irreps_out or "trivial", None) if irreps_out else f"{output_dim(spec)}x0e"
-        )
-        node_level = True
-    else:
-        irreps_out, node_level = f"{output_dim(spec)}x0e", False
+    else:  # node- or graph-level: one copy of output.representation per class or target
+        node_level = task == "node_regression"
+        irreps_out = _irreps_of(per_output(spec), None) if equivariant else f"{output_dim(spec)}x0e"
     scalars, gates, gated, hidden = _hidden(width, parity)
     out_dim = sum(
         int(m) * (2 * int(ir[0]) + 1) for m, ir in (t.split("x") for t in irreps_out.split("+"))
@@ -179,7 +186,8 @@ def expand_e3nn(spec: Any, rule: Rule) -> ArchitecturePlan:
                 role="invariant pooling",
                 in_repr=irreps_out,
                 out_repr=irreps_out,
-                why="a sum over the nodes of each graph ignores their order",
+                why="a sum over the nodes of each graph ignores their order; rotations act "
+                "on every node's irreps alike, so the sum transforms by the same irreps",
             )
         )
     plan.layers = layers
@@ -212,6 +220,8 @@ def expand_e3nn(spec: Any, rule: Rule) -> ArchitecturePlan:
             + ("; gradients of an invariant energy are equivariant forces" if conservative else ""),
         ),
     ]
+    if equivariant and task not in ("forces", "energy_forces"):
+        plan.decisions.append(output_decision(spec, irreps_out))
     plan.options = {
         "conservative": conservative,
         "direct_forces": task == "energy_forces" and not conservative,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..groups import build_rep, parse_rep_expr
-from ._common import base_plan, format_terms, output_dim, times
+from ._common import base_plan, format_terms, output_decision, output_dim, per_output, times
 from .plan import ArchitecturePlan, Decision, LayerPlan
 from .rules import Rule
 
@@ -31,8 +31,8 @@ def expand_emlp(spec: Any, rule: Rule) -> ArchitecturePlan:
     if invariant:
         out_dim = output_dim(spec)
         out_repr = times(out_dim, "trivial")
-    else:
-        out_repr = format_terms(parse_rep_expr(spec.output.representation))
+    else:  # one copy of output.representation per target
+        out_repr = per_output(spec)
         out_dim = int(build_rep(group, out_repr).size)
     plan = base_plan(spec, rule, output_repr=out_repr, out_dim=out_dim, extra={})
     layers: list[LayerPlan] = []
@@ -99,4 +99,6 @@ def expand_emlp(spec: Any, rule: Rule) -> ArchitecturePlan:
             ),
         ),
     ]
+    if not invariant:
+        plan.decisions.append(output_decision(spec, out_repr))
     return plan

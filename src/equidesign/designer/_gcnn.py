@@ -11,7 +11,15 @@ from typing import Any
 
 from ..errors import DesignError
 from ..groups import parse_rep_expr
-from ._common import base_plan, format_terms, output_dim, times
+from ._common import (
+    base_plan,
+    format_terms,
+    output_decision,
+    output_dim,
+    per_output,
+    rep_size,
+    times,
+)
 from .plan import ArchitecturePlan, Decision, LayerPlan
 from .rules import Rule
 
@@ -66,14 +74,11 @@ def expand_gcnn(spec: Any, rule: Rule) -> ArchitecturePlan:
     hidden = times(width, "regular")
     in_repr = format_terms(parse_rep_expr(spec.input.representation))
     dense = spec.task.kind == "segmentation"
-    out_dim = output_dim(spec)
-    if dense:
-        out_terms = parse_rep_expr(spec.output.representation or "trivial")
-        if len(out_terms) == 1 and out_terms[0].atom == "trivial" and out_terms[0].count == 1:
-            out_repr = times(out_dim, "trivial")
-        else:
-            out_repr = format_terms(out_terms)
+    if dense:  # one copy of output.representation per class
+        out_repr = per_output(spec)
+        out_dim = rep_size(spec.group_info, out_repr)
     else:
+        out_dim = output_dim(spec)
         out_repr = times(out_dim, "trivial")
     plan = base_plan(spec, rule, output_repr=out_repr, out_dim=out_dim, extra={"kernel_size": k})
     layers: list[LayerPlan] = []
@@ -178,6 +183,7 @@ def _decisions(spec, hidden: str, dense: bool, out_repr: str) -> list[Decision]:
                 "with the input",
             )
         )
+        decisions.append(output_decision(spec, out_repr))
     else:
         decisions.append(
             Decision(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._common import base_plan, output_dim
+from ._common import base_plan, output_dim, per_node_outputs
 from .plan import ArchitecturePlan, Decision, LayerPlan
 from .rules import Rule
 
@@ -18,7 +18,7 @@ def expand_gnn(spec: Any, rule: Rule) -> ArchitecturePlan:
     width, depth = spec.constraints.width, spec.constraints.depth
     channels, edge = spec.input.channels, spec.input.edge_channels
     node_level = spec.task.kind.startswith("node_") or spec.output.type == "equivariant"
-    out_dim = output_dim(spec)
+    out_dim = per_node_outputs(spec, "node") if node_level else output_dim(spec)
     per_node = f"{channels} features per node"
     hidden = f"{width} features per node"
     out_repr = f"{out_dim} per node" if node_level else f"{out_dim} per graph"

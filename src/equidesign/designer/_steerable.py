@@ -14,7 +14,15 @@ from __future__ import annotations
 from typing import Any
 
 from ..groups import parse_rep_expr
-from ._common import base_plan, format_terms, output_dim, times
+from ._common import (
+    base_plan,
+    format_terms,
+    output_decision,
+    output_dim,
+    per_output,
+    rep_size,
+    times,
+)
 from ._gcnn import MIN_POOL_SIZE, POOL_SIGMA, _square_size, antialiased_window
 from .plan import ArchitecturePlan, Decision, LayerPlan
 from .rules import Rule
@@ -53,12 +61,11 @@ def expand_steerable(spec: Any, rule: Rule) -> ArchitecturePlan:
     hidden = times(width, f"bandlimited({MAX_FREQUENCY})")
     in_repr = format_terms(parse_rep_expr(spec.input.representation))
     dense = spec.task.kind == "segmentation"
-    out_dim = output_dim(spec)
-    if dense:
-        terms = parse_rep_expr(spec.output.representation or "trivial")
-        single_trivial = len(terms) == 1 and terms[0].atom == "trivial" and terms[0].count == 1
-        out_repr = times(out_dim, "trivial") if single_trivial else format_terms(terms)
+    if dense:  # one copy of output.representation per class
+        out_repr = per_output(spec)
+        out_dim = rep_size(group, out_repr)
     else:
+        out_dim = output_dim(spec)
         out_repr = times(out_dim, "trivial")
     plan = base_plan(spec, rule, output_repr=out_repr, out_dim=out_dim, extra={"kernel_size": k})
     layers: list[LayerPlan] = []
@@ -161,4 +168,6 @@ def expand_steerable(spec: Any, rule: Rule) -> ArchitecturePlan:
             else "field norms are invariant; after the spatial mean any map is allowed",
         ),
     ]
+    if dense:
+        plan.decisions.append(output_decision(spec, out_repr))
     return plan

@@ -224,7 +224,10 @@ class GCNNView(_EscnnView):
         channels = sum(r.size for r in _reps(self.group, self.plan.input_repr))  # input channels
         if dense:
             forward_tail = ["h = self.head(h)", "return h.tensor"]
-            out_doc = f"(B, {self.plan.output_dim}, {size[0]}, {size[1]}) per-pixel outputs"
+            out_doc = (
+                f"(B, {self.plan.output_dim}, {size[0]}, {size[1]}) per-pixel outputs "
+                f"[{self.plan.output_repr}]"
+            )
         else:
             forward_tail = _pooled_tail("group_pool", "GroupPooling")
             out_doc = f"(B, {self.plan.output_dim}) outputs"
@@ -297,7 +300,9 @@ class SteerableView(_EscnnView):
         channels = sum(r.size for r in _reps(self.group, p.input_repr))
         if dense:
             forward_tail = ["h = self.head(h)", "return h.tensor"]
-            out_doc = f"(B, {p.output_dim}, {size[0]}, {size[1]}) per-pixel outputs"
+            out_doc = (
+                f"(B, {p.output_dim}, {size[0]}, {size[1]}) per-pixel outputs [{p.output_repr}]"
+            )
         else:
             forward_tail = _pooled_tail("norm_pool", "NormPool")
             out_doc = f"(B, {p.output_dim}) outputs"
@@ -403,7 +408,7 @@ class VoxelsView(_EscnnView):
         channels = sum(r.size for r in _reps(self.group, p.input_repr))
         if dense:
             forward_tail = ["h = self.head(h)", "return h.tensor"]
-            out_doc = f"(B, {p.output_dim}, {n}, {n}, {n}) per-voxel outputs"
+            out_doc = f"(B, {p.output_dim}, {n}, {n}, {n}) per-voxel outputs [{p.output_repr}]"
         else:
             pool_kind = p.layer("invariant_pool").kind
             forward_tail = _pooled_tail("invariant_pool", pool_kind)
@@ -493,7 +498,8 @@ class EMLPView(_BaseView):
                 else "return self.head(self.layers(x))"
             ),
             in_dim=dim,
-            forward_doc=f"(B, {dim}) vectors -> (B, {self.plan.output_dim}) outputs, "
+            forward_doc=f"(B, {dim}) vectors -> (B, {self.plan.output_dim}) outputs "
+            f"[{self.plan.output_repr}], "
             f"{self.plan.symmetry_type.lower()} under {self.plan.group}.",
         )
         return ctx
