@@ -3,11 +3,15 @@
 A comparison regresses when
 
 * the verdict worsens (PASS < NEEDS_ATTENTION < FAIL);
-* a layer's level worsens, or a layer that passed now fails;
+* a layer's level worsens (perfect -> excellent counts), or a new layer fails;
+* a check that passed fails: the off-grid (interpolated) elements, the gradients, the forces;
 * an error grows by more than ``tolerance`` times (default 10x) *and* ends above the excellent
-  level (1e-4): end to end, any layer, the gradients, or a Lie derivative's LEE.
+  level (1e-4): end to end (on-grid and off-grid elements), any layer, the gradients, the
+  forces, or a Lie derivative's LEE (compared only when both audits used the same
+  normalisation and padding).
 
-Improvements and layers that appear or disappear are listed too, but do not regress.
+Improvements, level changes end to end, and layers or generators that appear or disappear are
+listed too, but do not regress.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ __all__ = ["Change", "Comparison", "compare"]
 
 _VERDICTS = ["PASS", "NEEDS_ATTENTION", "FAIL"]
 _LEVELS = [Level.PERFECT, Level.EXCELLENT, Level.APPROXIMATE, Level.BROKEN]
+#: below this, an error's growth is round-off, not a regression
+FLOOR = THRESHOLDS[Level.EXCELLENT]
 
 
 class Change(BaseModel):
@@ -62,23 +68,170 @@ class Comparison(BaseModel):
 def _grew(before: float | None, after: float | None, tolerance: float) -> bool:
     if before is None or after is None:
         return False
-    above = after >= THRESHOLDS[Level.EXCELLENT]
-    return above and after > tolerance * max(before, 1e-12)
+    return after >= FLOOR and after > tolerance * max(before, 1e-12)
 
 
 def _error_change(what: str, before, after, tolerance: float) -> Change | None:
-    if before is None or after is None or before == after:
+    if not _grew(before, after, tolerance):
         return None
-    if _grew(before, after, tolerance):
-        return Change(
-            what=what,
-            before=f"{before:.2e}",
-            after=f"{after:.2e}",
-            regression=True,
-            message=f"{what}: error grew {after / max(before, 1e-12):.0f}x ({before:.2e} -> "
-            f"{after:.2e})",
+    return Change(
+        what=what,
+        before=f"{before:.2e}",
+        after=f"{after:.2e}",
+        regression=True,
+        message=f"{what}: error grew {after / max(before, 1e-12):.0f}x ({before:.2e} -> "
+        f"{after:.2e})",
+    )
+
+
+def _level_change(what: str, before, after, *, regress: bool) -> Change | None:
+    """A level that changed: worse regresses when ``regress``; better is a note."""
+    if before.level == after.level:
+        return None
+    worse = _LEVELS.index(after.level) > _LEVELS.index(before.level)
+    return Change(
+        what=what,
+        before=before.level.value,
+        after=after.level.value,
+        regression=worse and regress,
+        message=f"{what}: {before.level.value} -> {after.level.value} "
+        f"({before.max_rel:.2e} -> {after.max_rel:.2e})",
+    )
+
+
+def _check(what: str, before, after, tolerance: float) -> list[Change]:
+    """A pass/fail check with an error (gradients, forces, off-grid elements)."""
+    if before is None or after is None:
+        if (before is None) != (after is None):
+            return [
+                Change(
+                    what=what,
+                    before="absent" if before is None else before.level.value,
+                    after="absent" if after is None else after.level.value,
+                    regression=False,
+                    message=f"{what}: {'not run before' if before is None else 'not run now'}",
+                )
+            ]
+        return []
+    if before.passed and not after.passed:
+        return [
+            Change(
+                what=what,
+                before="PASS",
+                after="FAIL",
+                regression=True,
+                message=f"{what}: passed, now fails ({before.max_rel:.2e} -> "
+                f"{after.max_rel:.2e}, {after.level.value})",
+            )
+        ]
+    grown = _error_change(what, before.max_rel, after.max_rel, tolerance)
+    if grown is not None:
+        return [grown]
+    level = _level_change(what, before, after, regress=False)
+    return [level] if level is not None else []
+
+
+def _layers(baseline: AuditReport, current: AuditReport, tolerance: float) -> list[Change]:
+    changes = []
+    before_layers = {layer.name: layer for layer in baseline.layers}
+    after_layers = {layer.name: layer for layer in current.layers}
+    for name, after in after_layers.items():
+        what = f"layer {name} ({after.kind})" if after.kind else f"layer {name}"
+        before = before_layers.get(name)
+        if before is None:
+            changes.append(
+                Change(
+                    what=f"layer {name}",
+                    before="absent",
+                    after=after.level.value,
+                    regression=not after.passed,
+                    message=f"{what} is new ({after.level.value})",
+                )
+            )
+            continue
+        level = _level_change(what, before, after, regress=True)
+        if level is not None and level.regression:
+            changes.append(level.model_copy(update={"what": f"layer {name}"}))
+        elif (c := _error_change(what, before.max_rel, after.max_rel, tolerance)) is not None:
+            changes.append(c.model_copy(update={"what": f"layer {name}"}))
+        elif level is not None:
+            changes.append(level.model_copy(update={"what": f"layer {name}"}))
+    for name in before_layers.keys() - after_layers.keys():
+        changes.append(
+            Change(
+                what=f"layer {name}",
+                before=before_layers[name].level.value,
+                after="absent",
+                regression=False,
+                message=f"layer {name} is no longer tested",
+            )
         )
-    return None
+    return changes
+
+
+def _lie(baseline: AuditReport, current: AuditReport, tolerance: float) -> list[Change]:
+    lb, la = baseline.lie_derivative, current.lie_derivative
+    if lb is None or la is None:
+        if (lb is None) != (la is None):
+            return [
+                Change(
+                    what="Lie derivative",
+                    before="absent" if lb is None else "measured",
+                    after="absent" if la is None else "measured",
+                    regression=False,
+                    message=f"Lie derivative {'not measured before' if lb is None else 'not measured now'}",
+                )
+            ]
+        return []
+    same = (lb.normalization_kind, lb.padding) == (la.normalization_kind, la.padding)
+    if not same:
+        return [
+            Change(
+                what="Lie derivative",
+                before=f"{lb.normalization_kind or 'older'} / {lb.padding}",
+                after=f"{la.normalization_kind} / {la.padding}",
+                regression=False,
+                message="Lie derivative not compared: normalisation or padding changed "
+                f"({lb.normalization_kind or 'an older normalisation'}, {lb.padding} -> "
+                f"{la.normalization_kind}, {la.padding})",
+            )
+        ]
+    changes = []
+    for g, after in la.generators.items():
+        before = lb.generators.get(g)
+        if before is None:
+            changes.append(
+                Change(
+                    what=f"Lie derivative {g}",
+                    before="absent",
+                    after=f"{after.lee:.3g}",
+                    regression=False,
+                    message=f"LEE along {g} is new ({after.lee:.3g})",
+                )
+            )
+        elif _grew(before.lee, after.lee, tolerance):
+            changes.append(
+                Change(
+                    what=f"Lie derivative {g}",
+                    before=f"{before.lee:.3g}",
+                    after=f"{after.lee:.3g}",
+                    regression=True,
+                    message=f"LEE along {g} grew {after.lee / max(before.lee, 1e-12):.0f}x "
+                    f"({before.lee:.3g} -> {after.lee:.3g})",
+                )
+            )
+    for g in lb.generators.keys() - la.generators.keys():
+        why = la.skipped.get(g, "not requested")
+        changes.append(
+            Change(
+                what=f"Lie derivative {g}",
+                before=f"{lb.generators[g].lee:.3g}",
+                after="absent",
+                regression=False,
+                message=f"LEE along {g} is no longer measured ({why})",
+            )
+        )
+    return changes
 
 
 def compare(baseline: AuditReport, current: AuditReport, *, tolerance: float = 10.0) -> Comparison:
@@ -103,63 +256,13 @@ def compare(baseline: AuditReport, current: AuditReport, *, tolerance: float = 1
     eb, ea = baseline.end_to_end, current.end_to_end
     if (c := _error_change("end to end", eb.max_rel, ea.max_rel, tolerance)) is not None:
         changes.append(c)
-    before_layers = {layer.name: layer for layer in baseline.layers}
-    after_layers = {layer.name: layer for layer in current.layers}
-    for name, after in after_layers.items():
-        before = before_layers.get(name)
-        if before is None:
-            changes.append(
-                Change(
-                    what=f"layer {name}",
-                    before="absent",
-                    after=after.level.value,
-                    regression=not after.passed,
-                    message=f"layer {name} is new ({after.level.value})",
-                )
-            )
-            continue
-        worse = _LEVELS.index(after.level) > _LEVELS.index(before.level)
-        if worse and (not after.passed or before.passed != after.passed):
-            changes.append(
-                Change(
-                    what=f"layer {name}",
-                    before=before.level.value,
-                    after=after.level.value,
-                    regression=True,
-                    message=f"layer {name}: {before.level.value} -> {after.level.value} "
-                    f"({before.max_rel:.2e} -> {after.max_rel:.2e})",
-                )
-            )
-        elif c := _error_change(f"layer {name}", before.max_rel, after.max_rel, tolerance):
-            changes.append(c)
-    for name in before_layers.keys() - after_layers.keys():
-        changes.append(
-            Change(
-                what=f"layer {name}",
-                before=before_layers[name].level.value,
-                after="absent",
-                regression=False,
-                message=f"layer {name} is no longer tested",
-            )
-        )
-    gb, ga = baseline.gradient, current.gradient
-    if gb is not None and ga is not None:
-        if (c := _error_change("gradients", gb.max_rel, ga.max_rel, tolerance)) is not None:
-            changes.append(c)
-    lb, la = baseline.lie_derivative, current.lie_derivative
-    if lb is not None and la is not None:
-        for g, after in la.generators.items():
-            before = lb.generators.get(g)
-            if before is not None and after.lee > tolerance * max(before.lee, 1e-12):
-                changes.append(
-                    Change(
-                        what=f"Lie derivative {g}",
-                        before=f"{before.lee:.3g}",
-                        after=f"{after.lee:.3g}",
-                        regression=True,
-                        message=f"LEE along {g} grew {after.lee / max(before.lee, 1e-12):.0f}x",
-                    )
-                )
+    elif (c := _level_change("end to end", eb, ea, regress=False)) is not None:
+        changes.append(c)
+    changes += _check("off-grid elements", eb.interpolated, ea.interpolated, tolerance)
+    changes += _layers(baseline, current, tolerance)
+    changes += _check("gradients", baseline.gradient, current.gradient, tolerance)
+    changes += _check("forces", baseline.forces, current.forces, tolerance)
+    changes += _lie(baseline, current, tolerance)
     return Comparison(
         regressed=any(c.regression for c in changes),
         verdict_before=vb,
