@@ -65,8 +65,12 @@ def radius_graph(pos: torch.Tensor, r: float, batch: torch.Tensor) -> torch.Tens
     """Edges (2, E) between distinct points of the same graph closer than ``r``: rows are
     (source, destination).
 
-    Dense (O(N^2) per batch), fine for molecules; PyG's ``radius_graph`` needs pyg-lib or
-    torch-cluster, which are not on PyPI for every torch.
+    A dense radius graph (torch.cdist: O(N^2) time and memory per batch), fine for molecules and
+    small point clouds. PyG's ``torch_geometric.nn.radius_graph`` is the library's way, but it
+    needs torch-cluster or pyg-lib, which pip cannot install for this torch (pyg-lib has no PyPI
+    release, torch-cluster's is a source release to compile). With either installed,
+    ``torch_geometric.nn.radius_graph(pos, r, batch, max_num_neighbors=len(pos))`` builds the
+    same neighbourhoods (edge order aside: the sums over neighbours do not depend on it).
     """
     close = (torch.cdist(pos, pos) < r) & (batch[:, None] == batch[None, :])
     close.fill_diagonal_(False)

@@ -109,7 +109,9 @@ def expand_e3nn(spec: Any, rule: Rule) -> ArchitecturePlan:
             role="geometry",
             in_repr="positions",
             out_repr="1x1o",
-            why="relative positions: translations cancel, rotations act by R",
+            why="relative positions: translations cancel, rotations act by R; edges from a "
+            "dense radius graph (torch.cdist), since PyG's radius_graph needs torch-cluster or "
+            "pyg-lib, not installable with pip here",
         ),
         LayerPlan(
             name="sh",
@@ -201,10 +203,13 @@ def expand_e3nn(spec: Any, rule: Rule) -> ArchitecturePlan:
         ),
         Decision(
             topic="geometry",
-            choice=f"radius graph with cutoff {MAX_RADIUS}, {NUM_BASIS} smooth radial basis functions",
+            choice=f"radius graph with cutoff {MAX_RADIUS} (dense, torch.cdist), {NUM_BASIS} "
+            "smooth radial basis functions",
             rule="E3: relative positions only",
             why="translations cancel in relative positions; a smooth cutoff keeps the model "
-            "continuous as atoms enter and leave the neighbourhood",
+            "continuous as atoms enter and leave the neighbourhood. The graph is built densely "
+            "(O(N^2) per batch) because PyG's radius_graph needs torch-cluster or pyg-lib, which "
+            "pip cannot install for this torch",
         ),
         Decision(
             topic="output",
