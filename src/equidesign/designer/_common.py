@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..errors import DesignError
-from ..groups import GroupInfo, RepTerm, build_rep, parse_rep_expr
+from ..groups import GroupInfo, RepTerm, parse_rep_expr, rep_dim
 from .plan import AlternativePlan, ArchitecturePlan, Decision
 from .rules import Rule
 
@@ -42,7 +42,7 @@ def format_terms(terms: list[RepTerm]) -> str:
 
 
 def rep_size(group: GroupInfo, expr: str) -> int:
-    return int(build_rep(group, expr).size)
+    return rep_dim(group, expr)
 
 
 def output_dim(spec: Any) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..groups import build_rep, parse_rep_expr
+from ..groups import parse_rep_expr, regular_irrep_count, rep_dim
 from ._common import base_plan, format_terms, output_decision, output_dim, per_output, times
 from .plan import ArchitecturePlan, Decision, LayerPlan
 from .rules import Rule
@@ -33,7 +33,7 @@ def expand_emlp(spec: Any, rule: Rule) -> ArchitecturePlan:
         out_repr = times(out_dim, "trivial")
     else:  # one copy of output.representation per target
         out_repr = per_output(spec)
-        out_dim = int(build_rep(group, out_repr).size)
+        out_dim = rep_dim(group, out_repr)
     plan = base_plan(spec, rule, output_repr=out_repr, out_dim=out_dim, extra={})
     layers: list[LayerPlan] = []
 
@@ -55,7 +55,7 @@ def expand_emlp(spec: Any, rule: Rule) -> ArchitecturePlan:
         add("eBatchNorm1d", "norm", hidden, hidden)
         add("ReLU", "nonlinearity", hidden, hidden)
     if invariant:
-        n_inv = len(build_rep(group, hidden).irreps)
+        n_inv = width * regular_irrep_count(group)  # escnn's len(rep.irreps), without escnn
         pooled = times(n_inv, "trivial")
         add("IrrepSubspaceNormPooling", "invariant pooling", hidden, pooled, name="pool")
         add("InvariantHead", "head", pooled, out_repr, name="head", features=max(16, 2 * width))

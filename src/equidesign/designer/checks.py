@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..errors import DesignError
-from ..groups import GroupInfo, build_rep_list, parse_rep_expr
+from ..groups import GroupInfo, non_permutation_atoms, parse_rep_expr
 from ._gcnn import POOL_SIGMA, antialiased_window
 from .plan import Adjustment, ArchitecturePlan, LayerPlan
 
@@ -96,8 +96,7 @@ def check_nonlinearities(plan: ArchitecturePlan, group: GroupInfo) -> list[Adjus
     for layer in plan.layers:
         if layer.kind not in POINTWISE_KINDS:
             continue
-        reps = build_rep_list(group, layer.in_repr)
-        bad = sorted({r.name for r in reps if "pointwise" not in r.supported_nonlinearities})
+        bad = non_permutation_atoms(group, layer.in_repr)  # escnn's 'pointwise', without escnn
         if not bad:
             continue
         if plan.domain != "image2d":
