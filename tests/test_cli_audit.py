@@ -11,6 +11,7 @@ ROOT = Path(__file__).parents[1]
 MODELS = ROOT / "tests" / "fixtures" / "user_models.py"
 SYM = ROOT / "tests" / "fixtures" / "d4_vectors.yaml"
 EXE = [sys.executable, "-m", "equidesign.cli"]
+CONSOLE = Path(sys.executable).parent / "equidesign"  # the installed console script
 
 
 def _run(*args):
@@ -84,3 +85,35 @@ def test_audit_of_a_point_cloud_model_tests_forces_and_the_lie_derivative(tmp_pa
     assert report["verdict"] == "PASS"
     assert report["forces"]["passed"]
     assert set(report["lie_derivative"]["generators"]) >= {"rotate_x", "translate_z"}
+
+
+def test_a_package_module_target_imports_from_the_current_folder_in_the_console_script(tmp_path):
+    """`equidesign audit pkg.module:factory` run from a project's root, through the console
+    script (whose sys.path starts at its own folder, not the current one)."""
+    pkg = tmp_path / "mypkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "models.py").write_text(
+        "import torch\n"
+        "class Energy(torch.nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        return x.pow(2).sum(-1, keepdim=True)  # invariant under permutations\n"
+        "def build():\n"
+        "    return Energy()\n"
+    )
+    assert CONSOLE.exists(), CONSOLE
+    out = subprocess.run(
+        [str(CONSOLE), "audit", "mypkg.models:build", "-s", str(SYM), "-o", "report"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads((tmp_path / "report" / "audit.json").read_text())["verdict"] == "PASS"
+    missing = subprocess.run(
+        [str(CONSOLE), "audit", "nopkg.models:build", "-s", str(SYM)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert missing.returncode == 2 and "no module named 'nopkg'" in missing.stderr

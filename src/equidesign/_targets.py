@@ -47,6 +47,11 @@ def load_factory(target: str):
             finally:
                 sys.path.remove(str(path.resolve().parent))
         else:
+            # as `python -m` does: the current folder first, so that a project's own packages
+            # import from the console script too (its sys.path starts at the script's folder)
+            cwd = str(Path.cwd())
+            if cwd not in sys.path and "" not in sys.path:
+                sys.path.insert(0, cwd)
             module = importlib.import_module(where)
     except EquidesignError:
         raise
