@@ -122,6 +122,59 @@ def test_explain_prints_decisions_and_rules():
     assert "InnerBatchNorm" in out.stdout and "Alternatives:" in out.stdout
 
 
+def test_explain_imports_no_torch_for_any_example():
+    code = (
+        "import sys, glob\n"
+        "from typer.testing import CliRunner\n"
+        "from equidesign.cli import app\n"
+        "for spec in sorted(glob.glob('specs/*.yaml')):\n"
+        "    result = CliRunner().invoke(app, ['explain', spec])\n"
+        "    assert result.exit_code == 0, (spec, result.output)\n"
+        "heavy = ('torch', 'escnn', 'e3nn', 'torch_geometric', 'symm_learning')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_explain_refuses_what_design_refuses(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        "name: s\ngroup: D4\ndomain: vector\ntask: regression\ninput:\n"
+        '  representation: "4x0e + 2x1o"\noutput:\n  type: invariant\n'
+    )
+    out = _run("explain", str(spec))
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.splitlines() == [
+        f"{spec}:6:19: input.representation: '4x0e + 2x1o': '0e' is an e3nn irrep of O(3), not a "
+        "representation of D4; use regular, trivial, standard, irrep(j,k) with j = 0 or 1 and "
+        "0 <= k <= 2 (irrep(0,0), irrep(1,0), irrep(1,1), irrep(0,2), irrep(1,2)) or "
+        "quotient(C<m>) or quotient(D<m>) with m dividing 4"
+    ]
+    text = spec.read_text().replace("D4", "SO3").replace("vector", "image2d")
+    spec.write_text(text.replace("input:\n", "input:\n  size: 9\n"))
+    out = _run("explain", str(spec))
+    assert out.returncode == 2
+    assert out.stderr.splitlines() == [
+        f"{spec}:2:8: group: 'SO3' on domain image2d: rotations of 3D space do not act on a 2D "
+        "pixel grid; use C<n>, D<n>, SO2 or O2 for 2D images, or domain image3d / point_cloud "
+        "for 3D data"
+    ]
+
+
+def test_explain_says_the_parameter_budget_is_checked_by_design(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text((ROOT / "specs" / "d4_vector_regression.yaml").read_text())
+    spec.write_text(spec.read_text().replace("constraints:\n", "constraints:\n  max_params: 9\n"))
+    out = _run("explain", str(spec))
+    assert out.returncode == 0, out.stderr
+    assert (
+        "  max_params 9: checked by `equidesign design`, which narrows the width to fit or "
+        "refuses when the model at width 1 is larger"
+    ) in out.stdout.splitlines()
+
+
 def test_schema_prints_json():
     import json
 

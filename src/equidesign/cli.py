@@ -153,9 +153,27 @@ def explain(spec: Annotated[Path, typer.Argument(help="The spec file (YAML).")])
     for row in plan_table(plan):
         typer.echo(f"  {row}")
     typer.echo("")
+    typer.echo("Parameters:")
+    for line in _parameter_lines(plan):
+        typer.echo(f"  {line}")
+    typer.echo("")
     typer.echo("Alternatives:")
     for a in plan.alternatives:
         typer.echo(f"- {a.family} ({a.library}): {a.tradeoff}")
+
+
+def _parameter_lines(plan) -> list[str]:
+    """What explain can say about the parameter count: it builds no model, so it counts none."""
+    lines = [
+        "not counted by explain: the count needs the built model, which `equidesign design` "
+        "builds (and explain does not, to stay free of torch)"
+    ]
+    if plan.max_params is not None:
+        lines.append(
+            f"max_params {plan.max_params:,}: checked by `equidesign design`, which narrows the "
+            "width to fit or refuses when the model at width 1 is larger"
+        )
+    return lines
 
 
 @app.command()
