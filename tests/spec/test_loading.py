@@ -73,6 +73,7 @@ def test_defaults_fill_what_is_left_out():
         "dtype": "float32",
         "seed": 0,
         "message_passing": None,
+        "nonlinearity": None,
     }
 
 

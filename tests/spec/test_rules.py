@@ -22,6 +22,7 @@ _SPEC = {
     "input.edge_channels": None,
     "input.atom_types": None,
     "constraints.message_passing": None,
+    "constraints.nonlinearity": None,
     "output.type": "invariant",
     "output.representation": None,
 }
@@ -76,6 +77,9 @@ BREAKS: dict[str, dict] = {
     "only `graph` may have `input.edge_channels`": {"input.edge_channels": 3},
     "only `point_cloud` may have `input.atom_types`": {"input.atom_types": 3},
     "only `graph` may have `constraints.message_passing`": {"constraints.message_passing": "gat"},
+    "only SO2 and O2 on `image2d` may have `constraints.nonlinearity`": {
+        "constraints.nonlinearity": "norm"
+    },
 }
 
 

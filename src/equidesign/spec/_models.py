@@ -236,6 +236,13 @@ class Constraints(_Model):
         "the default) or 'gat' (attention over each node's neighbours)",
         examples=["gat"],
     )
+    nonlinearity: Literal["fourier", "norm", "gated"] | None = Field(
+        default=None,
+        description="SO2/O2 images only: the steerable CNN's nonlinearity, 'fourier' (FourierELU "
+        "with IID batch norm; the default), 'norm' (norm ReLU with NormBatchNorm) or 'gated' "
+        "(sigmoid gates with GNormBatchNorm)",
+        examples=["norm"],
+    )
 
 
 class DesignSpec(_Model):

@@ -331,6 +331,18 @@ SPEC_RULES: tuple[SpecRule, ...] = (
         doc="only `graph` may have `constraints.message_passing`",
     ),
     SpecRule(
+        field="constraints.nonlinearity",
+        reads=("group", "domain", "constraints.nonlinearity"),
+        broken=lambda v: v["constraints.nonlinearity"] is not None
+        and (v["domain"] != "image2d" or v["group"] not in ("SO2", "O2")),
+        message=lambda v: (
+            "nonlinearity chooses the steerable CNN's nonlinearity (SO2 or O2 on image2d); "
+            f"{v['group']} on {v['domain']} has a fixed one; remove it"
+        ),
+        position="key",
+        doc="only SO2 and O2 on `image2d` may have `constraints.nonlinearity`",
+    ),
+    SpecRule(
         field="input.atom_types",
         reads=("domain", "input.atom_types"),
         broken=lambda v: v["domain"] != "point_cloud" and v["input.atom_types"] is not None,
