@@ -5,13 +5,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    field_validator,
+    model_validator,
+)
 
-from ..groups import GROUP_NAMES_HELP
+from ..groups import GROUP_NAMES_HELP, group_name_pattern
 from ._rules import SpecRule, check_scope
-from ._values import canonical_group, check_representation, representation_problem
+from ._values import SpecValueError, canonical_group, check_representation, representation_problem
 
-__all__ = ["SYMMETRY_RULES", "SymmetrySpec", "load_symmetry_spec"]
+__all__ = ["SYMMETRY_RULES", "LieDerivativeOptions", "SymmetrySpec", "load_symmetry_spec"]
 
 Int = Annotated[int, Strict()]
 
@@ -114,6 +122,50 @@ SYMMETRY_RULES: tuple[SpecRule, ...] = (
 )
 
 
+_GENERATORS = (
+    "translate_x",
+    "translate_y",
+    "rotate",
+    "shear",
+    "scale",
+    *(f"{m}_{a}" for m in ("rotate", "translate") for a in "xyz"),
+)
+
+
+def _generator_names(value: list[str] | None) -> list[str] | None:
+    for name in value or []:
+        if name not in _GENERATORS:
+            raise SpecValueError(
+                f"generator {name!r} unknown; images: translate_x, translate_y, rotate, shear, "
+                "scale; point clouds: rotate_x/y/z, translate_x/y/z"
+            )
+    return value
+
+
+class LieDerivativeOptions(BaseModel):
+    """``lie_derivative:`` -- ``true``/``false``, or a mapping: the Lie derivative, with these
+    options."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(default=True, description="compute the Lie derivative")
+
+    generators: Annotated[list[str] | None, AfterValidator(_generator_names)] = Field(
+        default=None, description="which generators (default: all of the domain's)"
+    )
+    padding: Literal["reflection", "circular", "zeros"] = Field(
+        default="reflection",
+        description="how images continue beyond their border while they are moved: mirrored "
+        "(default), circular (models on a torus: circular padding everywhere), zeros (a black "
+        "background)",
+    )
+    normalization: Literal["relative", "softmax", "absolute"] = Field(
+        default="relative",
+        description="LEE per input: relative ||L_X f|| / ||f(x) - f(0)||, softmax (classifiers, "
+        "the paper's mean |L_X softmax(f)|), absolute mean |L_X f|",
+    )
+
+
 class SymmetrySpec(BaseModel):
     """How the group acts on what the model takes and returns."""
 
@@ -124,7 +176,9 @@ class SymmetrySpec(BaseModel):
         "(B, N, C), graph or point_cloud (a PyG Data/Batch the factory returns)"
     )
     group: Annotated[str, AfterValidator(canonical_group)] = Field(
-        description=f"the symmetry group; {GROUP_NAMES_HELP}", examples=["C4"]
+        description=f"the symmetry group; {GROUP_NAMES_HELP}",
+        examples=["C4"],
+        json_schema_extra={"pattern": group_name_pattern()},
     )
     input: Annotated[str, AfterValidator(_input_representation)] = Field(
         default="trivial",
@@ -152,8 +206,10 @@ class SymmetrySpec(BaseModel):
         default=False,
         description="point clouds: the output is an energy; test the forces -dE/dpos too",
     )
-    lie_derivative: bool | None = Field(
-        default=None, description="also compute the Lie derivative (default: continuous groups)"
+    lie_derivative: LieDerivativeOptions | None = Field(
+        default=None,
+        description="also compute the Lie derivative (default: continuous groups); a mapping "
+        "turns it on with options: generators, padding, normalization",
     )
     seed: Int = Field(default=0, ge=0, description="seed of inputs, elements and probes")
     n_inputs: Int = Field(default=4, ge=1, le=1024, description="random inputs when needed")
@@ -161,10 +217,22 @@ class SymmetrySpec(BaseModel):
         default=None, description="dtype of the audit (default: the model's)"
     )
 
+    @field_validator("lie_derivative", mode="before")
+    @classmethod
+    def _lie_switch(cls, value: Any) -> Any:
+        return {"enabled": value} if isinstance(value, bool) else value
+
     @model_validator(mode="after")
     def _rules(self) -> SymmetrySpec:
         check_scope(self.model_dump(), "", SYMMETRY_RULES)
         return self
+
+    def lie_options(self) -> bool | dict | None:
+        """What ``audit(lie_derivative=...)`` takes: None, a bool, or a dict of options."""
+        value = self.lie_derivative
+        if value is None or not value.enabled:
+            return None if value is None else False
+        return value.model_dump(exclude={"enabled"})
 
     def symmetry(self) -> Any:
         """The :class:`~equidesign.symmetry.Symmetry` this file describes."""
