@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
+from pydantic_core import PydanticCustomError
 
-from equidesign.spec import DesignSpec, spec_json_schema
+from equidesign.errors import GroupError
+from equidesign.groups import parse_group
+from equidesign.spec import DesignSpec, SymmetrySpec, spec_json_schema
 from equidesign.spec._reference import spec_reference_markdown
+from equidesign.spec._values import check_identifier
 
 from ._cases import EXAMPLE_SPECS, GOOD
 
@@ -44,7 +52,7 @@ def test_schema_states_the_limits_editors_can_check():
     assert (constraints["width"]["minimum"], constraints["width"]["maximum"]) == (1, 1024)
     assert constraints["kernel_size"]["not"] == {"multipleOf": 2}
     name = schema["properties"]["name"]
-    assert name["maxLength"] == 64 and name["pattern"] == "^[A-Za-z][A-Za-z0-9_]*$"
+    assert name["maxLength"] == 64 and name["pattern"].endswith("[A-Za-z][A-Za-z0-9_]*$")
     assert schema["properties"]["description"]["maxLength"] == 500
 
 
@@ -91,3 +99,58 @@ def test_spec_reference_lists_every_field_and_rule():
     for name, _ in _properties(spec_json_schema()):
         assert f"{name.split('.')[-1]}`" in text
     assert "`task.kind`: `forces` needs domain `point_cloud`;" in text
+
+
+NAMES = ["c4_classifier", "A", "classy", "None2", "x" * 64, "x" * 65, "class", "None", "True"]
+NAMES += ["lambda", "async", "_x", "1a", "my-model", "naïve", "", "a b", "a.b"]
+GROUPS = ["C4", "c4", "C04", "D1", "C256", "D128", "S4096", "SO2", "so(2)", "SO_3", "O3"]
+GROUPS += ["SE3", "E3", "Sn", "sn", "tetrahedral", "Octahedral", "ico", "Oh", "full-octahedral"]
+GROUPS += ["Ih", "translations", "T2", "E3 x Sn", "E3 × Sn", "C2 x D4", " C4 ", "C0", "D0"]
+GROUPS += ["C257", "D129", "S4097", "D-1", "C-4", "C\u0664", "SO4", "Z4", "C1.5", "E3 x S"]
+GROUPS += ["E3xSn", "", "C", "class", "C4 x", "x C4"]
+
+
+def _group_ok(value: str) -> bool:
+    try:
+        parse_group(value)
+    except GroupError:
+        return False
+    return True
+
+
+def _name_ok(value: str) -> bool:
+    try:
+        check_identifier(value)
+    except PydanticCustomError:
+        return False
+    return True
+
+
+def test_the_name_pattern_flags_what_the_loader_refuses():
+    prop = spec_json_schema()["properties"]["name"]
+    pattern = re.compile(prop["pattern"])
+    flagged = {n for n in NAMES if not (pattern.match(n) and len(n) <= prop["maxLength"])}
+    assert flagged == {n for n in NAMES if not _name_ok(n)}
+    assert {"class", "None", "lambda"} <= flagged
+
+
+@pytest.mark.parametrize("model", [DesignSpec, SymmetrySpec])
+def test_the_group_pattern_flags_what_the_catalogue_refuses(model):
+    pattern = re.compile(model.model_json_schema()["properties"]["group"]["pattern"])
+    flagged = {g for g in GROUPS if not pattern.match(g)}
+    assert flagged == {g for g in GROUPS if not _group_ok(g)}
+    assert {"C0", "D-1", "C257"} <= flagged
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node checks the ECMA-262 syntax")
+def test_the_patterns_are_ecma_regular_expressions_as_editors_read_them():
+    props = spec_json_schema()["properties"]
+    script = (
+        "const [g, n, groups] = JSON.parse(process.argv[1]);"
+        "const rg = new RegExp(g, 'u'), rn = new RegExp(n, 'u');"
+        "console.log(JSON.stringify([groups.map(x => rg.test(x)), rn.test('class')]));"
+    )
+    data = json.dumps([props["group"]["pattern"], props["name"]["pattern"], GROUPS])
+    out = subprocess.run(["node", "-e", script, data], capture_output=True, text=True, check=True)
+    python = re.compile(props["group"]["pattern"])
+    assert json.loads(out.stdout) == [[bool(python.match(g)) for g in GROUPS], False]

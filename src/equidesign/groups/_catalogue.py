@@ -23,6 +23,7 @@ __all__ = [
     "MAX_GROUP_ORDER",
     "MAX_PERMUTED",
     "GroupInfo",
+    "group_name_pattern",
     "parse_group",
     "quote",
 ]
@@ -343,3 +344,39 @@ def parse_group(name: str | GroupInfo) -> GroupInfo:
                 "representation in minutes"
             )
     return group
+
+
+# --- the JSON Schema pattern of group names --------------------------------------------------
+def _digits_upto(limit: int) -> str:
+    """A regex of the whole numbers 1..limit without leading zeros (ECMA and Python syntax)."""
+    top = str(limit)
+    out = [f"[1-9][0-9]{{0,{len(top) - 2}}}"] if len(top) > 1 else []
+    for i, digit in enumerate(top):
+        low = 1 if i == 0 else 0
+        if int(digit) > low:
+            high = int(digit) - 1
+            span = str(low) if high == low else f"[{low}-{high}]"
+            out.append(top[:i] + span + "[0-9]" * (len(top) - i - 1))
+    out.append(top)
+    return "(?:" + "|".join(out) + ")"
+
+
+def _letters(key: str, sep: str) -> str:
+    """``'so2'`` -> ``'[Ss]<sep>[Oo]<sep>2'``: any case, separators between the characters."""
+    return sep.join(f"[{c.upper()}{c}]" if c.isalpha() else re.escape(c) for c in key)
+
+
+def group_name_pattern() -> str:
+    """A JSON Schema ``pattern`` for the names :func:`parse_group` takes, for editors.
+
+    It follows the parser (any case; spaces, parentheses, ``_`` and ``-`` inside fixed names;
+    ``C<n>``/``D<n>``/``S<n>`` within their bounds; products joined by `` x ``), except that it
+    cannot see repeated factors or the order of a product.
+    """
+    sep, param_sep = r"[\s()_\-]*", r"[\s()_]*"
+    fixed = [_letters(key, sep) for key in sorted(_FIXED, key=lambda k: (-len(k), k))]
+    bounds = {"c": MAX_GROUP_ORDER, "d": MAX_GROUP_ORDER // 2, "s": MAX_PERMUTED}
+    params = [f"[{c.upper()}{c}]{param_sep}0*{_digits_upto(limit)}" for c, limit in bounds.items()]
+    single = f"{sep}(?:{'|'.join(fixed + params)}){sep}"
+    joint = r"(?:\s+[x×]\s+|\s*×\s*)"
+    return f"^\\s*{single}(?:{joint}{single})*\\s*$"

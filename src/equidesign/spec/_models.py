@@ -22,11 +22,12 @@ from pydantic import (
     model_validator,
 )
 
-from ..groups import GROUP_NAMES_HELP, REP_NAMES_HELP, GroupInfo, parse_group
+from ..groups import GROUP_NAMES_HELP, REP_NAMES_HELP, GroupInfo, group_name_pattern, parse_group
 from ._origin import SpecOrigin
 from ._rules import check_scope, flatten
 from ._values import (
     NAME_MAX_LENGTH,
+    NAME_PATTERN,
     SpecValueError,
     canonical_group,
     check_identifier,
@@ -249,7 +250,7 @@ class DesignSpec(_Model):
     """A design spec: group, domain, task, input, output and constraints."""
 
     name: Annotated[str, AfterValidator(check_identifier)] = Field(
-        json_schema_extra={"pattern": "^[A-Za-z][A-Za-z0-9_]*$", "maxLength": NAME_MAX_LENGTH},
+        json_schema_extra={"pattern": NAME_PATTERN, "maxLength": NAME_MAX_LENGTH},
         description="a Python identifier (ASCII, not starting with '_', not a keyword, at most "
         f"{NAME_MAX_LENGTH} characters); names the generated class and module",
         examples=["c4_classifier"],
@@ -261,7 +262,9 @@ class DesignSpec(_Model):
         f"at most {DESCRIPTION_MAX_LENGTH} characters)",
     )
     group: Annotated[str, AfterValidator(canonical_group)] = Field(
-        description=f"the symmetry group; {GROUP_NAMES_HELP}", examples=["C4"]
+        description=f"the symmetry group; {GROUP_NAMES_HELP}",
+        examples=["C4"],
+        json_schema_extra={"pattern": group_name_pattern()},
     )
     domain: Domain = Field(
         description="the data: vector, image2d, image3d, point_cloud, graph or set",

@@ -20,6 +20,7 @@ from ..groups import check_rep, parse_group, parse_rep_expr
 
 __all__ = [
     "NAME_MAX_LENGTH",
+    "NAME_PATTERN",
     "SpecValueError",
     "canonical_group",
     "check_identifier",
@@ -31,6 +32,9 @@ __all__ = [
 ]
 
 NAME_MAX_LENGTH = 64
+#: the JSON Schema pattern of a name, for editors: what :func:`check_identifier` accepts (an
+#: ASCII identifier starting with a letter, not a keyword; the length is the schema's maxLength)
+NAME_PATTERN = "^(?!(?:" + "|".join(sorted(keyword.kwlist)) + ")$)[A-Za-z][A-Za-z0-9_]*$"
 
 _REPR = reprlib.Repr()
 _REPR.maxstring = 60
