@@ -85,6 +85,7 @@ def test_audit_of_a_point_cloud_model_tests_forces_and_the_lie_derivative(tmp_pa
     assert report["verdict"] == "PASS"
     assert report["forces"]["passed"]
     assert set(report["lie_derivative"]["generators"]) >= {"rotate_x", "translate_z"}
+    assert (tmp_path / "m" / "lee.png").read_bytes().startswith(b"\x89PNG")  # LEE per generator
 
 
 def test_a_package_module_target_imports_from_the_current_folder_in_the_console_script(tmp_path):
@@ -117,3 +118,16 @@ def test_a_package_module_target_imports_from_the_current_folder_in_the_console_
         cwd=tmp_path,
     )
     assert missing.returncode == 2 and "no module named 'nopkg'" in missing.stderr
+
+
+def test_the_symmetry_file_chooses_lie_generators_and_padding_and_lee_png_is_written(tmp_path):
+    models = ROOT / "tests" / "fixtures" / "image_models.py"
+    sym = ROOT / "tests" / "fixtures" / "c4_image_lie.yaml"
+    out = _run("audit", f"{models}:build", "-s", str(sym), "-o", str(tmp_path / "i"))
+    assert out.returncode == 0, out.stderr
+    lee = json.loads((tmp_path / "i" / "audit.json").read_text())["lie_derivative"]
+    assert set(lee["generators"]) == {"translate_x", "rotate"} and lee["padding"] == "zeros"
+    assert lee["generators"]["rotate"]["per_layer"]  # attributed
+    png = (tmp_path / "i" / "lee.png").read_bytes()
+    assert png.startswith(b"\x89PNG")
+    assert "Lie derivative" in (tmp_path / "i" / "audit.html").read_text()

@@ -220,6 +220,12 @@ def audit(
             "audit.json": report.to_json() + "\n",
             "audit.html": report.to_html(),
         }
+        if report.lie_derivative is not None:
+            from .auditor.lee_plot import lee_png
+
+            png = lee_png(report.lie_derivative)
+            if png is not None:
+                files["lee.png"] = png  # the plot audit.html embeds, on its own
         if comparison is not None:
             files["comparison.txt"] = comparison.to_text()
         target_dir = out or Path("out") / f"audit-{target.rpartition(':')[2]}"
@@ -260,7 +266,7 @@ def _audit_target(target: str, sym_spec):
             inputs,
             seed=sym_spec.seed,
             n_inputs=sym_spec.n_inputs,
-            lie_derivative=sym_spec.lie_derivative,
+            lie_derivative=sym_spec.lie_options(),
             dtype=dtype,
             name=target.rpartition(":")[2],
             progress=step,

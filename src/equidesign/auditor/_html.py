@@ -74,7 +74,8 @@ def _table(headers: list[str], rows: list[str]) -> str:
 def render_html(r: AuditReport, *, plots: bool = True) -> str:
     """One self-contained page: verdict, end-to-end table, layers with a bar chart, gradients,
     Lie derivative with its contribution plot, findings with fixes, self-checks."""
-    from .plots import layer_errors_png, lee_contributions_png
+    from .lee_plot import lee_png
+    from .plots import layer_errors_png
 
     e, s = r.end_to_end, r.settings
     parts = [
@@ -186,7 +187,9 @@ def render_html(r: AuditReport, *, plots: bool = True) -> str:
                 "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in lee.notes) + "</ul>"
             )
         if plots:
-            parts.append(_img(lee_contributions_png(lee), "Lie derivative contributions by layer"))
+            parts.append(
+                _img(lee_png(lee), "Lie derivative: contributions by layer, or per generator")
+            )
     parts.append("<h2>Findings</h2>")
     if not r.findings:
         parts.append("<p>None.</p>")
