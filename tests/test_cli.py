@@ -33,6 +33,29 @@ def test_version_and_help_answer_without_importing_torch():
     assert _run("--version").stdout.startswith("equidesign ")
 
 
+def test_help_shows_plain_metavars_and_no_types():
+    out = _run("design", "--help")
+    assert out.returncode == 0
+    assert out.stdout.splitlines() == [
+        "Usage: equidesign design [OPTIONS] SPEC",
+        "",
+        "  Design a model for SPEC, generate its code, audit it, and write the results.",
+        "",
+        "Arguments:",
+        "  SPEC  The spec file (YAML).",
+        "",
+        "Options:",
+        "  -o, --out DIR  Output folder (default: out/<spec name>).",
+        "  --force        Overwrite files you edited since equidesign wrote them.",
+        "  --dry-run      Show what would change; write nothing.",
+        "  --help         Show this message and exit.",
+    ]
+    for command in ("--help", "explain --help", "audit --help", "report --help"):
+        text = _run(*command.split()).stdout
+        assert "<" not in text.replace("<spec name>", "").replace("<factory>", ""), text
+        assert "{" not in text and "..." not in text.replace("[ARGS]...", ""), text
+
+
 def test_design_passes_with_exit_0_and_writes_the_files(tmp_path):
     out = _run(
         "design", str(ROOT / "specs" / "d4_vector_regression.yaml"), "-o", str(tmp_path / "o")

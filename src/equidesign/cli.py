@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
+from typer.core import TyperCommand
 
 from . import __version__
 from .errors import EquidesignError
@@ -22,9 +23,37 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 EXIT_CODES = {"PASS": 0, "FAIL": 1, "NEEDS_ATTENTION": 1}
+
+
+class _Command(TyperCommand):
+    """Help as click writes it: ``SPEC`` in the usage line and beside its help, without typer's
+    ``{spec}`` braces and ``<path>`` types."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                pieces.append(param.metavar or (param.name or "").upper())
+            else:
+                pieces.extend(param.get_usage_pieces(ctx))
+        return pieces
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        params = self.get_params(ctx)
+        args = [
+            (p.metavar or (p.name or "").upper(), getattr(p, "help", None) or "")
+            for p in params
+            if p.param_type_name == "argument"
+        ]
+        opts = [p.get_help_record(ctx) for p in params if p.param_type_name == "option"]
+        for title, rows in (("Arguments", args), ("Options", [r for r in opts if r])):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
 
 
 def _fail(exc: EquidesignError) -> None:
@@ -53,12 +82,14 @@ def main_options(
     """equidesign: design, generate and audit equivariant models."""
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Design a model for SPEC, generate, audit and write it.")
 def design(
-    spec: Annotated[Path, typer.Argument(help="The spec file (YAML).")],
+    spec: Annotated[Path, typer.Argument(metavar="SPEC", help="The spec file (YAML).")],
     out: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("-o", "--out", help="Output folder (default: out/<spec name>)."),
+        typer.Option(
+            "-o", "--out", metavar="DIR", help="Output folder (default: out/<spec name>)."
+        ),
     ] = None,
     force: Annotated[
         bool,
@@ -122,8 +153,10 @@ def _summary(result, report, target: Path) -> None:
         typer.echo(f"- [{f.kind}] {f.title} at {f.location}: {f.fix}")
 
 
-@app.command()
-def explain(spec: Annotated[Path, typer.Argument(help="The spec file (YAML).")]) -> None:
+@app.command(cls=_Command, short_help="Print each design decision for SPEC and its rule.")
+def explain(
+    spec: Annotated[Path, typer.Argument(metavar="SPEC", help="The spec file (YAML).")],
+) -> None:
     """Print each design decision for SPEC and the rule behind it (no code is written)."""
     try:
         from .designer import plan_for
@@ -176,24 +209,40 @@ def _parameter_lines(plan) -> list[str]:
     return lines
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Audit a model of yours (a factory returning it).")
 def audit(
     target: Annotated[
-        str, typer.Argument(help="path/to/file.py:factory or package.module:factory")
+        str,
+        typer.Argument(metavar="TARGET", help="path/to/file.py:factory or package.module:factory"),
     ],
     symmetry: Annotated[
-        Path, typer.Option("--symmetry", "-s", help="YAML: domain, group, input, output, size")
+        Path,
+        typer.Option(
+            "--symmetry",
+            "-s",
+            metavar="FILE",
+            help="YAML: domain, group, input, output, size",
+        ),
     ],
     out: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("-o", "--out", help="Output folder (default: out/audit-<factory>)."),
+        typer.Option(
+            "-o", "--out", metavar="DIR", help="Output folder (default: out/audit-<factory>)."
+        ),
     ] = None,
     baseline: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--baseline", help="An earlier audit.json: exit 1 if this audit regressed."),
+        typer.Option(
+            "--baseline",
+            metavar="FILE",
+            help="An earlier audit.json: exit 1 if this audit regressed.",
+        ),
     ] = None,
     tolerance: Annotated[
-        float, typer.Option("--tolerance", help="Error growth that counts as a regression.")
+        float,
+        typer.Option(
+            "--tolerance", metavar="FACTOR", help="Error growth that counts as a regression."
+        ),
     ] = 10.0,
     force: Annotated[bool, typer.Option("--force", help="Overwrite edited reports.")] = False,
 ) -> None:
@@ -273,13 +322,17 @@ def _audit_target(target: str, sym_spec):
         )
 
 
-@app.command()
+@app.command(cls=_Command)
 def report(
-    audit_json: Annotated[Path, typer.Argument(help="An audit.json written by equidesign.")],
+    audit_json: Annotated[
+        Path, typer.Argument(metavar="AUDIT_JSON", help="An audit.json written by equidesign.")
+    ],
     html: Annotated[bool, typer.Option("--html", help="Write a self-contained HTML page.")] = False,
     out: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("-o", "--out", help="Where to write (default: beside the JSON)."),
+        typer.Option(
+            "-o", "--out", metavar="FILE", help="Where to write (default: beside the JSON)."
+        ),
     ] = None,
 ) -> None:
     """Render a stored audit report as text, or as HTML with --html."""
@@ -305,7 +358,7 @@ def report(
     typer.echo(f"written: {target}")
 
 
-@app.command()
+@app.command(cls=_Command)
 def schema() -> None:
     """Print the JSON Schema of spec files (for YAML editors)."""
     import json
@@ -318,7 +371,7 @@ def schema() -> None:
 def main() -> None:
     """Console-script entry point."""
     try:
-        app()
+        app(prog_name="equidesign")
     except EquidesignError as exc:  # pragma: no cover - commands catch their own
         for line in str(exc).splitlines():
             print(line, file=sys.stderr)
