@@ -47,7 +47,7 @@ def test_help_shows_plain_metavars_and_no_types():
         "Options:",
         "  -o, --out DIR  Output folder (default: out/<spec name>).",
         "  --force        Overwrite files you edited since equidesign wrote them.",
-        "  --dry-run      Show what would change; write nothing.",
+        "  --dry-run      Show what would change; write nothing; exit as the run would.",
         "  --help         Show this message and exit.",
     ]
     for command in ("--help", "explain --help", "audit --help", "report --help"):
@@ -133,6 +133,15 @@ def test_edited_output_is_a_conflict_unless_forced(tmp_path):
     assert model.read_text().endswith("# my change\n")
     dry = _run("design", spec, "-o", str(target), "--dry-run")
     assert "conflict" in dry.stdout and "-# my change" in dry.stdout
+    assert dry.returncode == 2  # what the real run gives
+    assert dry.stderr.splitlines() == [
+        f"{model}: differs from what equidesign last wrote there; move your edits away or pass "
+        "--force",
+        "--dry-run: the real run would stop here with exit 2; nothing was written",
+    ]
+    assert model.read_text().endswith("# my change\n")
+    forced = _run("design", spec, "-o", str(target), "--dry-run", "--force")
+    assert forced.returncode == 0 and "update    model.py" in forced.stdout
     assert model.read_text().endswith("# my change\n")
     assert _run("design", spec, "-o", str(target), "--force").returncode == 0
     assert not model.read_text().endswith("# my change\n")

@@ -96,7 +96,10 @@ def design(
         typer.Option("--force", help="Overwrite files you edited since equidesign wrote them."),
     ] = False,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
+        bool,
+        typer.Option(
+            "--dry-run", help="Show what would change; write nothing; exit as the run would."
+        ),
     ] = False,
 ) -> None:
     """Design a model for SPEC, generate its code, audit it, and write the results."""
@@ -110,16 +113,36 @@ def design(
         result, report, files = prepare(loaded)
         plan = plan_write(target, files, force=force)
         if dry_run:
-            for line in plan.summary_lines():
-                typer.echo(line)
-            for name, action in plan.actions.items():
-                if action in ("update", "conflict"):
-                    typer.echo(plan.diff(name))
-            raise typer.Exit(EXIT_CODES[report.verdict])
+            _dry_run(plan, report)
         plan.execute()
     except EquidesignError as exc:
         _fail(exc)
     _summary(result, report, target)
+    raise typer.Exit(EXIT_CODES[report.verdict])
+
+
+def _dry_run(plan, report) -> None:
+    """Show what the run would change, and exit with the code the run would give: 2 when it
+    would stop at a conflict, else the verdict's."""
+    from .errors import WriteConflictError
+
+    for line in plan.summary_lines():
+        typer.echo(line)
+    for name, action in plan.actions.items():
+        if action in ("update", "conflict"):
+            typer.echo(plan.diff(name))
+    if plan.conflicts:
+        try:
+            plan.execute()  # refuses every conflict before it writes anything
+        except WriteConflictError as exc:
+            for line in str(exc).splitlines():
+                typer.echo(line, err=True)
+            typer.echo(
+                f"--dry-run: the real run would stop here with exit {exc.exit_code}; nothing "
+                "was written",
+                err=True,
+            )
+            raise typer.Exit(exc.exit_code) from None
     raise typer.Exit(EXIT_CODES[report.verdict])
 
 
