@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .levels import classify, passes
 from .report import AuditReport
 
 __all__ = ["render_text", "render_markdown"]
@@ -73,9 +74,13 @@ def _layer_lines(r: AuditReport) -> list[str]:
             extra.append(f"train mode {_e(layer.train_max_rel)}")
         if layer.gradient_max_rel is not None:
             extra.append(f"gradient {_e(layer.gradient_max_rel)}")
+        if layer.float64_max_rel is not None:
+            extra.append(f"float64 {_e(layer.float64_max_rel)}")
         if extra:
             lines.append("  Probes: " + ", ".join(extra))
-        lines.append(f"  Result: {_result(layer.passed)}")
+        if layer.note:
+            lines.append(f"  Note: {layer.note}")
+        lines.append(f"  Result: {_layer_result(layer)}")
     if not r.layers:
         lines.append("(no layer could be tested alone)")
     if r.first_failing_layer is not None:
@@ -84,6 +89,14 @@ def _layer_lines(r: AuditReport) -> list[str]:
         lines.append("Untested layers:")
         lines += [f"- {u.name} ({u.kind}): {u.reason}" for u in r.untested]
     return lines
+
+
+def _layer_result(layer) -> str:
+    """PASS/FAIL of the forward test, and of the layer's own gradients when those fail."""
+    grad = layer.gradient_max_rel
+    if layer.passed and grad is not None and not passes(classify(grad)):
+        return "FAIL (its forward pass is equivariant, its gradients are not)"
+    return _result(layer.passed)
 
 
 def _gradient_lines(r: AuditReport) -> list[str]:

@@ -133,7 +133,8 @@ def audit(
         inputs: example inputs ``(B, ...)``; random inputs of the right shape when None.
         seed: seeds the inputs, sampled elements and probes (the report records it).
         layerwise: test every layer alone on the input it received.
-        gradients: test input gradients (eval mode, and train mode where it differs).
+        gradients: test input gradients (eval mode, and train mode where it differs), and the
+            forces ``-dE/dpos`` of an energy model (``Symmetry.point_clouds(forces=True)``).
         lie_derivative: also compute the Lie derivative along the symmetry's continuous
             generators (default: for continuous groups); see :func:`equidesign.lie_derivative`.
             A dict turns it on with options: ``generators``, ``padding``, ``normalization``.
@@ -162,6 +163,9 @@ def audit(
         symmetry.observe(x)
         element_set = symmetry.elements(seed)
         elements = element_set.elements
+        # an invariant energy: the gradient test's loss is the sum of the energies, so that the
+        # same backward pass gives the forces -dE/dpos for the force test
+        energy = gradients and symmetry.forces and symmetry.out_action.is_trivial
         with _timed(timings, "end_to_end", progress, "end to end"):
             e2e = _call_model(
                 lambda: run_end_to_end(
@@ -172,6 +176,7 @@ def audit(
                     record=layerwise,
                     chunk=chunk,
                     input_grad=gradients,
+                    energy=energy,
                 ),
                 "end-to-end test",
             )
@@ -204,8 +209,12 @@ def audit(
                 if not t.result.passed:
                     try:
                         recheck_float64(t, elements)
-                    except Exception:  # a layer that cannot run in float64
+                    except Exception as exc:  # a layer that cannot run in float64
                         log.debug("float64 recheck of %s failed", t.name, exc_info=True)
+                        t.result.note = (
+                            f"the float64 re-check could not run ({type(exc).__name__}: {exc}); "
+                            "round-off is not ruled out"
+                        )
         gradient = None
         if gradients and checks.orthogonal:
             with _timed(timings, "gradient", progress, "gradients"):
@@ -213,6 +222,8 @@ def audit(
                     lambda: run_gradient(model, symmetry, x, elements, e2e.input_grad),
                     "gradient test",
                 )
+                if gradient is not None and energy:
+                    gradient.loss = "the sum of the energies (invariant)"
             if gradient is not None and not gradient.passed and run_dtype == torch.float32:
                 with _timed(timings, "float64"):
                     _gradient_in_float64(model, symmetry, x, elements, gradient)
@@ -223,9 +234,11 @@ def audit(
                 with _timed(timings, "gradient_layers"):
                     _layer_gradients(tests, elements, seed, chunk)
         forces = None
-        if symmetry.forces:
+        if symmetry.forces and gradients:
             with _timed(timings, "forces", progress, "gradients"):
-                forces = _call_model(lambda: run_forces(model, symmetry, x, elements), "force test")
+                forces = _call_model(
+                    lambda: run_forces(model, symmetry, x, elements, e2e.forces), "force test"
+                )
             if forces is not None and not forces.passed and run_dtype == torch.float32:
                 with _timed(timings, "float64"):
                     _forces_in_float64(model, symmetry, x, elements, forces)

@@ -35,8 +35,11 @@ class EndToEnd:
     elements: list[TestElement]
     recorder: Recorder | None
     floors: torch.Tensor
-    #: gradients of 0.5 ||f||^2 per input leaf, each ``((G+1), rows, ...)`` with its action
+    #: gradients of the test loss per input leaf, each ``((G+1), rows, ...)`` with its action
     input_grad: list | None = None
+    #: ``-d(sum f)/d(pos)`` of every copy ``((G+1), nodes, 3)`` with the action on it, when the
+    #: loss was the energy
+    forces: tuple | None = None
 
 
 def _model_fn(model: torch.nn.Module, symmetry: Symmetry):
@@ -55,25 +58,30 @@ def forward_all(
     record: bool,
     chunk: int | None,
     input_grad: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor, Recorder | None, torch.Tensor | None]:
+    energy: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, Recorder | None, list | None, torch.Tensor | None]:
     """Run ``[x, g1·x, g2·x, ...]`` through the model.
 
     Returns ``f(x)``, ``f(g·x)``, the recorder, and -- with ``input_grad`` -- the input
-    gradients of the gradient test's loss ``0.5 ||f||^2`` for every copy, from the same pass
-    (the eval-mode gradient test then costs one backward pass, not another forward).
+    gradients of the gradient test's loss for every copy, from the same pass (the eval-mode
+    gradient test then costs one backward pass, not another forward). The loss is
+    ``0.5 ||f||^2``, or with ``energy`` (an invariant energy of point clouds) the sum of the
+    energies, whose gradient with respect to the positions is minus the forces (returned last).
     """
     io = symmetry.io
     G1 = len(elements) + 1
     stacked = io.stack(x, elements)
     fn = _model_fn(model, symmetry)
-    recorder, grad, out = None, None, None
+    recorder, grad, out, forces = None, None, None, None
     if chunk is None or chunk >= G1 * io.samples(x) or record or input_grad:
         try:
-            out, grad, recorder = _single_pass(model, fn, stacked, G1, io, record, input_grad)
+            out, grad, recorder, forces = _single_pass(
+                model, fn, stacked, G1, io, record, input_grad, energy
+            )
         except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:
             if not is_oom(exc):
                 raise
-            out = grad = recorder = None
+            out = grad = recorder = forces = None
     with torch.no_grad():
         if out is None:
             per = max(1, (chunk or G1 * io.samples(x)) // max(io.samples(x), 1))
@@ -85,7 +93,9 @@ def forward_all(
     out = io.split(out, G1)
     if grad is not None:
         grad = [(io.split(g, G1), action) for g, action in grad]
-    return out[0], out[1:], recorder, grad
+    if forces is not None:
+        forces = (io.split(forces[0], G1), forces[1])
+    return out[0], out[1:], recorder, grad, forces
 
 
 def _in_chunks(fn, io, x, elements, per: int) -> torch.Tensor:
@@ -107,11 +117,12 @@ def _in_chunks(fn, io, x, elements, per: int) -> torch.Tensor:
                 torch.cuda.empty_cache()
 
 
-def _single_pass(model, fn, stacked, copies, io, record, input_grad):
+def _single_pass(model, fn, stacked, copies, io, record, input_grad, energy=False):
     recorder = Recorder(model, copies=copies) if record else None
     leaves = []
     if input_grad:
         stacked, leaves = io.grad_leaves(stacked)
+    pos = stacked["pos"] if energy and leaves else None
     if recorder is not None:
         for tensor, action in io.seeds(stacked):
             recorder.seed(tensor, action)
@@ -121,16 +132,20 @@ def _single_pass(model, fn, stacked, copies, io, record, input_grad):
                 out = fn(stacked)  # one pass records every layer's input on the side
         else:
             out = fn(stacked)
-        grads = None
+        grads, forces = None, None
         if leaves and out.requires_grad:
-            loss = 0.5 * (out.to(torch.float64) ** 2).sum()
+            wide = out.to(torch.float64)
+            loss = wide.sum() if energy else 0.5 * (wide**2).sum()
             tensors = [leaf for leaf, _ in leaves]
             values = torch.autograd.grad(loss, tensors, allow_unused=True)
             grads = [
                 (torch.zeros_like(t) if g is None else g, action)
                 for t, g, (_, action) in zip(tensors, values, leaves, strict=True)
             ]
-    return out.detach(), grads, recorder
+            forces = next(
+                ((-g, a) for t, (g, a) in zip(tensors, grads, strict=True) if t is pos), None
+            )
+    return out.detach(), grads, recorder, forces
 
 
 def errors_for_action(
@@ -213,9 +228,17 @@ def run_end_to_end(
     record: bool = True,
     chunk: int | None = None,
     input_grad: bool = False,
+    energy: bool = False,
 ) -> EndToEnd:
-    y, y_moved, recorder, grad = forward_all(
-        model, symmetry, x, elements, record=record, chunk=chunk, input_grad=input_grad
+    y, y_moved, recorder, grad, forces = forward_all(
+        model,
+        symmetry,
+        x,
+        elements,
+        record=record,
+        chunk=chunk,
+        input_grad=input_grad,
+        energy=energy,
     )
     abs_err, rel_err = errors_for_action(y, y_moved, symmetry.out_action, elements)
     floors = torch.maximum(
@@ -223,7 +246,7 @@ def run_end_to_end(
         interpolation_floor(symmetry.out_action, elements, y),
     )
     result = summarise(abs_err, rel_err, elements, floors, symmetry.io.samples(x))
-    return EndToEnd(result, x, y, y_moved, list(elements), recorder, floors, grad)
+    return EndToEnd(result, x, y, y_moved, list(elements), recorder, floors, grad, forces)
 
 
 def rerun_float64(
@@ -231,7 +254,7 @@ def rerun_float64(
 ) -> tuple[float, Level]:
     """The exact-element error in float64 (the caller converts the model and restores it)."""
     exact = [e for e in elements if e.exact]
-    y, y_moved, _, _ = forward_all(
+    y, y_moved, _, _, _ = forward_all(
         model, symmetry, symmetry.io.to(x, None, torch.float64), exact, record=False, chunk=chunk
     )
     _, rel = errors_for_action(y, y_moved, symmetry.out_action, exact)

@@ -160,25 +160,34 @@ def run_gradient(
     )
 
 
-def run_forces(model, symmetry: Symmetry, x: Any, elements: Sequence[TestElement]):
-    """Forces -d(sum E)/d(pos) of every copy, against the rotated (and permuted) forces at x."""
+def run_forces(model, symmetry: Symmetry, x: Any, elements: Sequence[TestElement], measured=None):
+    """Forces -d(sum E)/d(pos) of every copy, against the rotated (and permuted) forces at x.
+
+    ``measured``: the forces of every copy ``[x, g·x for g in elements]`` with their action,
+    when the end-to-end pass already computed them (its loss was the sum of the energies).
+    """
     from .report import ForcesResult
 
     io = symmetry.io
-    exact = [e for e in elements if e.exact]
-    stacked, leaves = io.grad_leaves(io.stack(x, exact))
-    pos = [(leaf, action) for leaf, action in leaves if leaf is stacked["pos"]]
-    if not pos:
-        return None
-    with torch.enable_grad():
-        energy = model_output(model(symmetry.model_input(model, stacked)))
-        if not energy.requires_grad:
+    exact_idx = [i for i, e in enumerate(elements) if e.exact]
+    exact = [elements[i] for i in exact_idx]
+    if measured is not None:
+        forces, action = measured
+        forces = forces[[0] + [i + 1 for i in exact_idx]]
+    else:
+        stacked, leaves = io.grad_leaves(io.stack(x, exact))
+        pos = [(leaf, action) for leaf, action in leaves if leaf is stacked["pos"]]
+        if not pos:
             return None
-        (grad,) = torch.autograd.grad(energy.sum(), [pos[0][0]], allow_unused=True)
-    if grad is None:
-        return None
-    forces = io.split(-grad, len(exact) + 1)
-    value, wi = gradient_error([(forces, pos[0][1])], exact)
+        with torch.enable_grad():
+            energy = model_output(model(symmetry.model_input(model, stacked)))
+            if not energy.requires_grad:
+                return None
+            (grad,) = torch.autograd.grad(energy.sum(), [pos[0][0]], allow_unused=True)
+        if grad is None:
+            return None
+        forces, action = io.split(-grad, len(exact) + 1), pos[0][1]
+    value, wi = gradient_error([(forces, action)], exact)
     level = classify(value)
     return ForcesResult(
         max_rel=value,

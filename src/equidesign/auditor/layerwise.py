@@ -23,7 +23,7 @@ import logging
 import sys
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -61,15 +61,28 @@ def is_container(module: torch.nn.Module) -> bool:
     return isinstance(module, pure)
 
 
+#: what the class names of normalisation layers in escnn (InnerBatchNorm, IIDBatchNorm2d,
+#: NormBatchNorm, GNormBatchNorm, FieldNorm), symm-learning (eBatchNorm1d, eLayerNorm) and e3nn
+#: (BatchNorm) contain; not e3nn's ``normalize2mom`` activations or escnn's NormNonLinearity
+_NORMALIZATION_NAMES = (
+    "batchnorm",
+    "layernorm",
+    "groupnorm",
+    "instancenorm",
+    "fieldnorm",
+    "rmsnorm",
+)
+
+
 def is_normalization(module: torch.nn.Module) -> bool:
-    """BatchNorm/LayerNorm/GroupNorm/InstanceNorm of torch, escnn and symm-learning."""
+    """BatchNorm/LayerNorm/GroupNorm/InstanceNorm of torch, escnn, symm-learning and e3nn."""
     if isinstance(
         module,
         (torch.nn.modules.batchnorm._NormBase, torch.nn.LayerNorm, torch.nn.GroupNorm),
     ):
         return True
     name = type(module).__name__.lower()
-    return is_library_module(module) and "norm" in name and "pool" not in name
+    return is_library_module(module) and any(n in name for n in _NORMALIZATION_NAMES)
 
 
 def inverse(element: TestElement) -> TestElement:
@@ -259,6 +272,12 @@ def select(
                 untested.append(_untested(call, reason))
             continue
         tests.append(LayerTest(call, actions[call.in_tokens[0]], actions[call.out_token]))
+    # a tested library layer that declares its types stands for its parts (e3nn's compiled
+    # tensor-product graph, escnn's inner modules): they are its implementation
+    tested = {
+        t.name + "." for t in tests if t.name + "." in declaring and not is_container(t.module)
+    }
+    tests = [t for t in tests if not any(t.name.startswith(p) for p in tested)]
     return tests, untested
 
 
@@ -505,27 +524,104 @@ def run_layerwise(
 
 
 def measure_multi(test: LayerTest, elements: Sequence[TestElement]):
-    """A layer with several inputs (node features and graph structure, ...), element by element."""
-    call, relabel = test.call, test.extra.get("relabel")
+    """A layer with several inputs (node features and graph structure, ...).
+
+    All transformed copies go through the layer in one call where they can be stacked as PyG
+    stacks graphs (:func:`_stacked_call`), element by element otherwise.
+    """
+    call = test.call
     y = unwrap(call.output)
-    outs, expected = [], []
     with torch.no_grad():
-        for e in elements:
-            args = []
-            for plan, recorded, raw in zip(test.arg_plan, call.args, call.raw_args, strict=False):
-                if plan is None:
-                    args.append(raw if recorded is None else recorded)
-                elif plan == "index":
-                    args.append(relabel(e, recorded))
-                else:
-                    moved = plan.apply([e], unwrap(recorded))[0]
-                    args.append(rewrap(recorded, moved))
-            outs.append(unwrap(call.module(*args)))
-            expected.append(test.out_action.apply([e], y)[0])
-    out, exp = torch.stack(outs), torch.stack(expected)
+        out = _stacked_call(test, elements)
+        if out is None:
+            out = torch.stack([unwrap(call.module(*_moved_args(test, e))) for e in elements])
+        exp = test.out_action.apply(elements, y)
     diff = out - exp
     abs_err, rel_err = relative_errors(out, exp, diff)
     return abs_err, rel_err, diff
+
+
+def _moved_args(test: LayerTest, e: TestElement) -> list:
+    """The layer's positional arguments with element ``e`` applied by the argument plan."""
+    call, relabel = test.call, test.extra.get("relabel")
+    args = []
+    for plan, recorded, raw in zip(test.arg_plan, call.args, call.raw_args, strict=False):
+        if plan is None:
+            args.append(raw if recorded is None else recorded)
+        elif plan == "index":
+            args.append(relabel(e, recorded))
+        else:
+            moved = plan.apply([e], unwrap(recorded))[0]
+            args.append(rewrap(recorded, moved))
+    return args
+
+
+#: a stacked call must reproduce the recorded output on its unmoved copies to this precision
+_STACKED_MATCH = 1e-4
+
+
+def _stacked_call(test: LayerTest, elements: Sequence[TestElement]) -> torch.Tensor | None:
+    """``(G, rows, ...)``: every copy through the layer in one call, or None when the copies
+    cannot be stacked.
+
+    Tensors are concatenated along their rows; an edge index is offset by the node count of
+    each copy. The stack is framed by two unmoved copies, first and last: a layer that mixes
+    rows across copies (a normalisation over all rows, a cumulative sum) does not reproduce
+    the recorded output on both of them, and is then called element by element instead.
+    """
+    call, relabel = test.call, test.extra.get("relabel")
+    G = len(elements)
+    recorded = [unwrap(r) for r in call.args]
+    if any(
+        r is not None and type(a) is not torch.Tensor
+        for r, a in zip(recorded, call.args, strict=True)
+    ):
+        return None  # wrapped tensors (GeometricTensor): element by element
+    indices = [k for k, r in enumerate(recorded) if r is not None and _edge_like(r)]
+    if len(indices) > 1:
+        return None
+    offset = 0
+    if indices:
+        index = recorded[indices[0]]
+        reach = int(index.max()) + 1 if index.numel() else 0
+        rows = [
+            r.shape[0]
+            for k, r in enumerate(recorded)
+            if r is not None and k not in indices and r.dim() > 0 and r.shape[0] >= reach
+        ]
+        if not rows:
+            return None
+        offset = min(rows)  # the node rows; edge rows are at least as many
+    parts: list[list[torch.Tensor] | None] = []
+    for k, (plan, r) in enumerate(zip(test.arg_plan, recorded, strict=False)):
+        if r is None:
+            parts.append(None)
+        elif k in indices:
+            moved = [relabel(e, r) for e in elements] if plan == "index" else [r] * G
+            copies = [r, *moved, r]
+            parts.append([c + i * offset for i, c in enumerate(copies)])
+        elif isinstance(plan, Action):
+            moved = plan.apply(elements, r)
+            parts.append([r, *moved.unbind(0), r])
+        else:
+            parts.append([r] * (G + 2))
+    args = [
+        raw if part is None else torch.cat(part, dim=1 if k in indices else 0)
+        for k, (part, raw) in enumerate(zip(parts, call.raw_args, strict=False))
+    ]
+    y = unwrap(call.output)
+    try:
+        out = unwrap(call.module(*args))
+    except (RuntimeError, torch.cuda.OutOfMemoryError, IndexError, ValueError):
+        return None  # cannot run stacked (memory, shapes): element by element
+    if not isinstance(out, torch.Tensor) or out.shape[0] != (G + 2) * y.shape[0]:
+        return None
+    out = out.reshape(G + 2, *y.shape)
+    ends = torch.stack([out[0], out[-1]])
+    _, rel = relative_errors(ends, y.unsqueeze(0).expand_as(ends))
+    if not bool(rel.max() <= _STACKED_MATCH):
+        return None
+    return out[1:-1]
 
 
 def _run_one(test, elements, seed, chunk, probe, probe_elements, cache) -> None:
@@ -701,11 +797,16 @@ def _translation_recheck(test: LayerTest, elements, chunk) -> None:
 
 
 def recheck_float64(test: LayerTest, elements: Sequence[TestElement]) -> None:
-    """A float32 failure tested again in float64 on the same input: round-off, or structure?"""
+    """A float32 failure tested again in float64 on the same input: round-off, or structure?
+
+    Layers with several inputs (tensor products with their edge attributes and weights, message
+    passing with the graph structure) get every floating input in float64.
+    """
     module = test.module
-    h = test.call.args[0]
-    ht = unwrap(h)
-    if not ht.is_floating_point() or ht.dtype == torch.float64:
+    call = test.call
+    floating = [unwrap(a) for a in call.args if unwrap(a) is not None]
+    floating = [t for t in floating if t.is_floating_point()]
+    if not floating or any(t.dtype == torch.float64 for t in floating):
         return
     if "permutation_error" in test.extra and not passes(classify(test.extra["permutation_error"])):
         return  # the node order is not round-off
@@ -714,10 +815,21 @@ def recheck_float64(test: LayerTest, elements: Sequence[TestElement]) -> None:
         convert_floating(module, torch.float64)
         hooks = cast_outputs(module, torch.float64)
         try:
-            h64 = rewrap(h, ht.to(torch.float64))
-            with torch.no_grad():
-                y64 = unwrap(module(h64))
-            _, rel, _ = measure(module, h64, y64, test.in_action, test.out_action, use)
+            args64 = [_to_float64(a) for a in call.args]
+            if test.arg_plan is not None:
+                raw64 = [
+                    _to_float64(r) if a is None else a
+                    for r, a in zip(call.raw_args, args64, strict=False)
+                ]
+                call_args = [a if a is not None else r for a, r in zip(args64, raw64, strict=False)]
+                with torch.no_grad():
+                    y64 = unwrap(module(*call_args))
+                moved = replace(call, args=args64, raw_args=raw64, output=y64)
+                _, rel, _ = measure_multi(replace(test, call=moved), use)
+            else:
+                with torch.no_grad():
+                    y64 = unwrap(module(args64[0]))
+                _, rel, _ = measure(module, args64[0], y64, test.in_action, test.out_action, use)
         finally:
             remove_hooks(hooks)
     value = float(rel.max())
@@ -726,6 +838,14 @@ def recheck_float64(test: LayerTest, elements: Sequence[TestElement]) -> None:
         test.result.passed = True
         test.result.level = Level.EXCELLENT
         test.result.failing_element = None
+
+
+def _to_float64(value: Any) -> Any:
+    """A recorded float32 argument in float64 (GeometricTensors keep their type); others as is."""
+    tensor = unwrap(value)
+    if tensor is None or not tensor.is_floating_point():
+        return value
+    return rewrap(value, tensor.to(torch.float64))
 
 
 def _merge_calls(tests: list[LayerTest]) -> list[LayerTest]:

@@ -110,6 +110,7 @@ class LayerResult(_Model):
     float64_max_rel: float | None = Field(
         default=None, description="the layer alone in float64, when it fails in float32"
     )
+    note: str = Field(default="", description="what could not be measured on this layer, and why")
 
 
 class UntestedLayer(_Model):

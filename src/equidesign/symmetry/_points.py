@@ -67,8 +67,11 @@ def _probe_points() -> torch.Tensor:
     return _PROBES
 
 
+_WIGNER: dict[tuple[int, bytes], torch.Tensor] = {}
+
+
 def wigner_D(l: int, R: torch.Tensor) -> torch.Tensor:
-    """The degree-l Wigner matrix of a rotation, to float64 accuracy.
+    """The degree-l Wigner matrix of a rotation, to float64 accuracy (cached per rotation).
 
     e3nn's ``D_from_matrix`` goes through Euler angles and float32 constants (errors ~1e-6, which
     an audit would read as the model's); here D solves ``Y(R x) = D Y(x)`` by least squares on
@@ -78,17 +81,29 @@ def wigner_D(l: int, R: torch.Tensor) -> torch.Tensor:
 
     if l == 0:
         return torch.ones(1, 1, dtype=torch.float64)
-    x = _probe_points()
-    Y = o3.spherical_harmonics(l, x, normalize=False)
-    YR = o3.spherical_harmonics(l, x @ R.T, normalize=False)
-    return torch.linalg.lstsq(Y, YR).solution.T
+    R = R.detach().to(device="cpu", dtype=torch.float64)
+    key = (l, R.numpy().tobytes())
+    D = _WIGNER.get(key)
+    if D is None:
+        if len(_WIGNER) > 4096:
+            _WIGNER.clear()
+        x = _probe_points()
+        Y = o3.spherical_harmonics(l, x, normalize=False)
+        YR = o3.spherical_harmonics(l, x @ R.T, normalize=False)
+        D = _WIGNER[key] = torch.linalg.lstsq(Y, YR).solution.T.contiguous()
+    return D
+
+
+def _proper_part(R: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    """``(R0, improper)`` with ``R = -R0`` for improper R (``det R = -1``), else ``R0 = R``."""
+    R = R.to(torch.float64)
+    improper = bool(torch.det(R) < 0)
+    return (-R if improper else R), improper
 
 
 def irreps_matrix(irreps, R: torch.Tensor) -> torch.Tensor:
     """Block-diagonal D(R) of e3nn irreps; improper R = -R0 acts by the parity on each irrep."""
-    R = R.to(torch.float64)
-    improper = bool(torch.det(R) < 0)
-    R0 = -R if improper else R
+    R0, improper = _proper_part(R)
     blocks = []
     for mul, ir in irreps:
         D = wigner_D(ir.l, R0) * (ir.p if improper else 1)
@@ -97,21 +112,24 @@ def irreps_matrix(irreps, R: torch.Tensor) -> torch.Tensor:
 
 
 class IrrepsAction(Action):
-    """e3nn irreps on the last axis: ``x -> x D(R)^T`` (rows are nodes, edges or graphs)."""
+    """e3nn irreps on the last axis: ``x -> x D(R)^T`` (rows are nodes, edges or graphs).
+
+    Applied block by block: each ``mul x (l, p)`` block moves by its own ``(2l+1)``-dimensional
+    Wigner matrix (even scalars not at all), never by the dense block-diagonal ``D(R)``.
+    """
 
     def __init__(self, irreps):
         self.irreps = _irreps(irreps)
         self.size = self.irreps.dim
-        self._cache: dict = {}
+        self._blocks = [
+            (sl.start, sl.stop, mul, ir.l, ir.p)
+            for (mul, ir), sl in zip(self.irreps, self.irreps.slices(), strict=True)
+            if mul > 0
+        ]
 
     def matrices(self, elements: Sequence[TestElement]) -> torch.Tensor:
-        key = tuple(id(e) for e in elements)
-        if key not in self._cache:
-            if len(self._cache) > 64:
-                self._cache.clear()
-            D = torch.stack([irreps_matrix(self.irreps, e.value.R) for e in elements])
-            self._cache[key] = (list(elements), D)
-        return self._cache[key][1]
+        """The dense ``(G, dim, dim)`` matrices (for callers that need them whole)."""
+        return torch.stack([irreps_matrix(self.irreps, e.value.R) for e in elements])
 
     def check(self, x: torch.Tensor) -> None:
         if x.shape[-1] != self.size:
@@ -122,8 +140,28 @@ class IrrepsAction(Action):
 
     def apply(self, elements, x):
         self.check(x)
-        D = self.matrices(elements).to(device=x.device, dtype=x.dtype)
-        return torch.einsum("gij,...j->g...i", D, x)
+        G, lead = len(elements), x.shape[:-1]
+        rows = x.reshape(-1, self.size)
+        n = rows.shape[0]
+        proper = [_proper_part(e.value.R) for e in elements]
+        out = torch.empty(n, G, self.size, dtype=x.dtype, device=x.device)
+        for start, stop, mul, l, p in self._blocks:
+            block = rows[:, start:stop]
+            signs = [p if improper else 1 for _, improper in proper]
+            if l == 0:
+                sign = torch.tensor(signs, dtype=x.dtype, device=x.device).view(1, G, 1)
+                out[:, :, start:stop] = sign * block.unsqueeze(1)
+                continue
+            d = 2 * l + 1
+            D = torch.stack(
+                [wigner_D(l, R0) * sign for (R0, _), sign in zip(proper, signs, strict=True)]
+            )
+            # one GEMM for all elements, W[j, g*d + i] = D[g, i, j]: batched (d x d) products
+            # of tiny matrices are far slower
+            W = D.permute(2, 0, 1).reshape(d, G * d).to(device=x.device, dtype=x.dtype)
+            moved = (block.reshape(-1, d) @ W).view(n, mul, G, d).transpose(1, 2)
+            out[:, :, start:stop] = moved.reshape(n, G, mul * d)
+        return out.transpose(0, 1).reshape(G, *lead, self.size)
 
     def is_permutation(self) -> bool:
         return all(ir.l == 0 and ir.p == 1 for _, ir in self.irreps)
@@ -149,8 +187,11 @@ class PointAction(Action):
         self.translations = translations
 
     def apply(self, elements, x):
+        G, lead = len(elements), x.shape[:-1]
         R = torch.stack([e.value.R for e in elements]).to(device=x.device, dtype=x.dtype)
-        out = torch.einsum("gij,...j->g...i", R, x)
+        # one GEMM for all elements (W[j, g*3 + i] = R[g, i, j]), then the element axis first
+        W = R.permute(2, 0, 1).reshape(3, 3 * G)
+        out = (x.reshape(-1, 3) @ W).view(-1, G, 3).transpose(0, 1).reshape(G, *lead, 3)
         if self.translations:
             t = torch.stack([e.value.t for e in elements]).to(device=x.device, dtype=x.dtype)
             out = out + t.view(len(elements), *([1] * (x.dim() - 1)), 3)

@@ -81,25 +81,34 @@ class GraphIO:
             f"inputs: expected a torch_geometric Data or Batch, got {type(x).__name__}"
         )
 
-    def _copy(self, batch, element: TestElement):
-        """The batch moved by one element (node attributes acted on, edges relabelled)."""
-        moved = batch.clone()
-        for key, action in self.node_actions.items():
-            if key in moved.keys():
-                moved[key] = action.apply([element], batch[key])[0]
-        if self.relabel is not None and "edge_index" in moved.keys():
-            moved.edge_index = self.relabel(element, batch.edge_index)
-        return moved
-
     def stack(self, x: Any, elements: Sequence[TestElement]):
-        """One Batch of the original graphs followed by every moved copy, copy after copy."""
+        """One Batch of the original graphs followed by every moved copy, copy after copy.
+
+        The graphs are batched once, ``len(elements) + 1`` times over; then each moved node
+        attribute is replaced by all its moved copies at once (one action call for all
+        elements), and the edges of each copy are relabelled where the element reorders nodes.
+        """
         from torch_geometric.data import Batch
 
-        batch = self._batch(x)
-        graphs = batch.to_data_list()
-        for element in elements:
-            graphs += self._copy(batch, element).to_data_list()
-        return Batch.from_data_list(graphs)
+        graphs = self._batch(x).to_data_list()
+        copies = len(elements) + 1
+        stacked = Batch.from_data_list(graphs * copies)
+        if not elements:
+            return stacked
+        nodes = stacked.num_nodes // copies
+        for key, action in self.node_actions.items():
+            if key in stacked.keys():
+                value = stacked[key][:nodes]  # the first copy: the graphs as batched here
+                moved = action.apply(list(elements), value).to(value.dtype)
+                stacked[key] = torch.cat([value.unsqueeze(0), moved]).flatten(0, 1)
+        if self.relabel is not None and "edge_index" in stacked.keys():
+            edges = stacked.edge_index.shape[1] // copies
+            index = stacked.edge_index.clone()
+            first = index[:, :edges]
+            for k, element in enumerate(elements, start=1):
+                index[:, k * edges : (k + 1) * edges] = self.relabel(element, first) + k * nodes
+            stacked.edge_index = index
+        return stacked
 
     def split(self, out: torch.Tensor, copies: int) -> torch.Tensor:
         return out.reshape(copies, -1, *out.shape[1:])
