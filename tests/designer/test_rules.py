@@ -39,6 +39,8 @@ def _spec(group, domain, task="kind: classification\n  classes: 3", extra=""):
         ("Sn", "set", "DeepSets", "torch"),
         ("D4", "vector", "equivariant MLP of projected eLinear layers", "symm-learning"),
         ("icosahedral", "vector", "equivariant MLP of projected eLinear layers", "symm-learning"),
+        ("C2 x D4", "vector", "equivariant MLP of projected eLinear layers", "symm-learning"),
+        ("C2 x C2", "vector", "equivariant MLP of projected eLinear layers", "symm-learning"),
     ],
 )
 def test_selection_table(group, domain, family, library):
@@ -55,6 +57,10 @@ def test_selection_table(group, domain, family, library):
         ("Sn", "image2d", "permutations"),
         ("D4", "graph", "permutation group"),
         ("SO2", "vector", "needs a finite group"),
+        ("tetrahedral", "vector", "escnn does not implement the tetrahedral group"),
+        ("tetrahedral", "image3d", "escnn does not implement the tetrahedral group"),
+        ("S3", "vector", "escnn has no symmetric groups"),
+        ("C2 x D4", "image2d", "direct products of finite groups act on vectors only"),
     ],
 )
 def test_nonsense_combinations_are_refused_with_a_reason_and_a_suggestion(group, domain, reason):
@@ -108,3 +114,14 @@ def test_an_expansion_naming_a_field_is_located_there(tmp_path):
     with pytest.raises(DesignError) as info:
         plan_for(path)
     assert str(info.value).startswith(f"{path}:8:9: input.size: [15, 17] is not square")
+
+
+def test_a_product_of_finite_groups_on_vectors_is_escnns_direct_product(tmp_path):
+    text = (
+        "name: klein\ngroup: C2 x D4\ndomain: vector\ntask: regression\ninput:\n"
+        "  representation: regular + trivial\noutput:\n  type: equivariant\n"
+        "  representation: regular\nconstraints:\n  width: 2\n  depth: 1\n"
+    )
+    design, report = eqd.run(text, tmp_path / "out")
+    assert "G = direct_product(cyclic_group(2), dihedral_group(4))" in design.source
+    assert report.verdict == "PASS" and report.end_to_end.n_elements == 16

@@ -82,3 +82,10 @@ def test_the_largest_groups_allowed_parse(written, order):
 
 def test_permutation_groups_are_bounded_by_their_size_not_their_order():
     assert parse_group("S4096").n == 4096
+
+
+def test_finite_factors_may_repeat_but_continuous_ones_may_not():
+    assert parse_group("C2 x C2").order == 4
+    assert problems_of(BASE.replace("group: C4", "group: E3 x E3")) == [
+        "<spec>:2:8: group: 'E3 x E3' repeats a factor; write each factor once"
+    ]

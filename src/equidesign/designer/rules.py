@@ -20,6 +20,11 @@ _PLANAR_CONTINUOUS = frozenset({"so2", "o2"})
 _SPATIAL_3D = frozenset({"so3", "o3", "octa", "ico", "full_octa", "full_ico", "tetra"})
 _EUCLIDEAN_3D = frozenset({"so3", "o3", "se3", "e3"})
 _FINITE = frozenset({"cyclic", "dihedral", "tetra", "octa", "ico", "full_octa", "full_ico"})
+#: tags of groups beyond one kind: escnn's direct products of finite groups (C2 x D4), and a
+#: permutation group of fixed size (S3), which escnn does not have
+FINITE_PRODUCT = "finite_product"
+FIXED_PERMUTATIONS = "fixed_permutations"
+_ALL_DOMAINS = frozenset({"vector", "image2d", "image3d", "point_cloud", "graph", "set"})
 
 
 @dataclass(frozen=True)
@@ -166,7 +171,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         name="finite-vectors",
-        groups=_FINITE,
+        groups=_FINITE | {FINITE_PRODUCT},
         domains=frozenset({"vector"}),
         family="equivariant MLP of projected eLinear layers",
         library="symm-learning",
@@ -185,6 +190,29 @@ RULES: tuple[Rule, ...] = (
 )
 
 REFUSALS: tuple[Refusal, ...] = (
+    Refusal(
+        groups=frozenset({"tetra"}),
+        domains=_ALL_DOMAINS,
+        reason="escnn does not implement the tetrahedral group (its octahedral group raises "
+        "NotImplementedError for the tetrahedral subgroup), so no layer can be built for it",
+        suggestion="use octahedral, which contains its 12 rotations (a model equivariant to the "
+        "24 rotations of the cube is equivariant to them too)",
+    ),
+    Refusal(
+        groups=frozenset({FIXED_PERMUTATIONS}),
+        domains=frozenset({"vector"}),
+        reason="escnn has no symmetric groups, so no projected layer can be built for S<n> "
+        "acting on a vector",
+        suggestion="S2 is C2, S3 is D3 (its permutations of 3 coordinates are quotient(D1) of "
+        "D3) and S4 is octahedral; for more elements use domain set with group Sn",
+    ),
+    Refusal(
+        groups=frozenset({FINITE_PRODUCT}),
+        domains=_ALL_DOMAINS - {"vector"},
+        reason="escnn's direct products of finite groups act on vectors only here: no pixel "
+        "grid, voxel grid, point cloud or set has their action",
+        suggestion="use domain vector, or one factor (C<n>, D<n>, octahedral, ...) for images",
+    ),
     Refusal(
         groups=_EUCLIDEAN_3D | _SPATIAL_3D,
         domains=frozenset({"image2d"}),
@@ -228,10 +256,14 @@ REFUSALS: tuple[Refusal, ...] = (
 
 
 def group_tags(group: GroupInfo) -> frozenset[str]:
-    """Tags a rule can match: the group's kind, and for products a tag such as ``E3xSn``."""
+    """Tags a rule can match: the group's kind; ``fixed_permutations`` for S<n>; for products
+    a tag such as ``E3xSn``, and ``finite_product`` for those escnn builds (``C2 x D4``)."""
     if group.is_product:
         names = [f.kind.upper() if f.kind != "sn" else "Sn" for f in group.factors]
-        return frozenset({"x".join(names)})
+        extra = {FINITE_PRODUCT} if group.is_escnn_product else set()
+        return frozenset({"x".join(names), *extra})
+    if group.is_permutation and group.n is not None:
+        return frozenset({group.kind, FIXED_PERMUTATIONS})
     return frozenset({group.kind})
 
 

@@ -109,6 +109,11 @@ class GroupInfo:
     def has_reflections(self) -> bool:
         return self.kind in {"dihedral", "o2", "o3", "e3", "full_octa", "full_ico"}
 
+    @property
+    def is_escnn_product(self) -> bool:
+        """A product of finite groups that escnn builds (``C2 x D4``): its direct product."""
+        return self.is_product and all(f.kind in _ESCNN_FINITE for f in self.factors)
+
     def factor(self, kind: str) -> GroupInfo | None:
         """The factor of the given kind (or the group itself when it is of that kind)."""
         if self.kind == kind:
@@ -135,6 +140,12 @@ class GroupInfo:
             "full_octa": g.full_octa_group,
             "full_ico": g.full_ico_group,
         }
+        if self.is_escnn_product:
+            # escnn's direct products (the factors' irreps tensored); cached per factor pair
+            product = self.factors[0].escnn_group()
+            for f in self.factors[1:]:
+                product = g.direct_product(product, f.escnn_group())
+            return product
         if self.kind not in builders:
             hint = {
                 "tetra": "escnn does not implement the tetrahedral group; use 'octahedral', "
@@ -181,6 +192,8 @@ class GroupInfo:
 
 
 _FINITE_KINDS = {"cyclic", "dihedral", "tetra", "octa", "ico", "full_octa", "full_ico"}
+#: the finite groups escnn builds (not the tetrahedral group, not S<n>)
+_ESCNN_FINITE = _FINITE_KINDS - {"tetra"}
 _CONTINUOUS_KINDS = {"so2", "o2", "so3", "o3", "se3", "e3", "translations"}
 _FIXED_ORDERS = {"tetra": 12, "octa": 24, "ico": 60, "full_octa": 48, "full_ico": 120}
 _SPACE_DIM = {
@@ -332,7 +345,8 @@ def parse_group(name: str | GroupInfo) -> GroupInfo:
     if len(parts) == 1:
         return _parse_single(parts[0], name)
     factors = tuple(_parse_single(p, name) for p in parts)
-    kinds = [f.kind for f in factors]
+    # a finite factor may repeat (C2 x C2 is Klein's four-group); E3 x E3 means nothing here
+    kinds = [f.kind for f in factors if f.kind not in _ESCNN_FINITE]
     if len(set(kinds)) != len(kinds):
         raise GroupError(f"group: {quote(name)} repeats a factor; write each factor once")
     group = GroupInfo(name=" x ".join(f.name for f in factors), kind="product", factors=factors)

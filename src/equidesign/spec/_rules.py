@@ -333,8 +333,10 @@ SPEC_RULES: tuple[SpecRule, ...] = (
     SpecRule(
         field="constraints.nonlinearity",
         reads=("group", "domain", "constraints.nonlinearity"),
-        broken=lambda v: v["constraints.nonlinearity"] is not None
-        and (v["domain"] != "image2d" or v["group"] not in ("SO2", "O2")),
+        broken=lambda v: (
+            v["constraints.nonlinearity"] is not None
+            and (v["domain"] != "image2d" or v["group"] not in ("SO2", "O2"))
+        ),
         message=lambda v: (
             "nonlinearity chooses the steerable CNN's nonlinearity (SO2 or O2 on image2d); "
             f"{v['group']} on {v['domain']} has a fixed one; remove it"

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic_core import PydanticCustomError
 
 from ..errors import EquidesignError
-from ..groups import check_rep, parse_group, parse_rep_expr
+from ..groups import acting_group, check_rep, parse_group, parse_rep_expr
 
 __all__ = [
     "NAME_MAX_LENGTH",
@@ -161,6 +161,8 @@ def check_representation(value: str) -> str:
 
 #: the domains whose family names features by e3nn irreps
 _E3NN_DOMAINS = ("point_cloud",)
+#: the domains whose elements a permutation group moves
+_PERMUTED_DOMAINS = ("set", "graph", "point_cloud")
 
 
 def representation_problem(group: str, domain: str, value: str) -> str | None:
@@ -174,7 +176,10 @@ def representation_problem(group: str, domain: str, value: str) -> str | None:
     True
     """
     try:
-        terms = check_rep(parse_group(group), value)
+        info = parse_group(group)
+        if acting_group(info).is_permutation and domain not in _PERMUTED_DOMAINS:
+            return None  # the designer refuses S<n> there, with the reason
+        terms = check_rep(info, value)
     except EquidesignError as exc:
         return _library_message(exc, value)
     if domain in _E3NN_DOMAINS:

@@ -28,7 +28,15 @@ _GROUP_FUNCS = {
 
 
 def group_constructor(group: GroupInfo) -> tuple[str, str]:
-    """``(function name to import from escnn.group, call expression)``."""
+    """``(function names to import from escnn.group, call expression)``; a product of finite
+    groups is escnn's ``direct_product`` of its factors."""
+    if group.is_product:
+        funcs, call = {"direct_product"}, ""
+        for factor in group.factors:
+            names, part = group_constructor(factor)
+            funcs |= set(names.split(", "))
+            call = f"direct_product({call}, {part})" if call else part
+        return ", ".join(sorted(funcs)), call
     func = _GROUP_FUNCS[group.kind]
     args = str(int(group.n)) if group.kind in ("cyclic", "dihedral") else ""
     return func, f"{func}({args})"

@@ -471,7 +471,9 @@ class EMLPView(_BaseView):
         ctx = self.common()
         dim = sum(r.size for r in _reps(self.group, self.plan.input_repr))
         directsum = invariant or any("directsum(" in c for _, c, _ in rep_defs)
-        escnn_imports = ", ".join(sorted({func} | ({"directsum"} if directsum else set())))
+        escnn_imports = ", ".join(
+            sorted({*func.split(", ")} | ({"directsum"} if directsum else set()))
+        )
         symm = {"eBatchNorm1d", "eLinear"} | ({"IrrepSubspaceNormPooling"} if invariant else set())
         symm_imports = ", ".join(sorted(symm))
         ctx.update(
