@@ -122,3 +122,9 @@ output: {type: invariant}
 )
 def test_representations_the_group_has_load(group, rep):
     assert load_spec(VECTOR.replace("D4", group).format(rep=f'"{rep}"')).input.representation == rep
+
+
+def test_groups_the_designer_refuses_on_a_domain_leave_their_representation_to_it():
+    # the designer says why translations and S3 do not act on vectors; no guess here
+    for group in ("translations", "S3"):
+        assert load_spec(VECTOR.replace("D4", group).format(rep="regular")).group == group

@@ -131,10 +131,15 @@ def _e3nn_dim(group: GroupInfo, args: tuple, whole: str) -> int:
 def _term_dim(group: GroupInfo, term: RepTerm, whole: str) -> int:
     if term.kind == "trivial":
         return 1
-    if group.is_permutation or group.kind == "translations":
+    if group.is_permutation:
         raise RepresentationError(
             f"representation: {quote(whole)}: {group.name} moves the elements themselves, not "
             "their features; use trivial"
+        )
+    if group.kind == "translations":
+        raise RepresentationError(
+            f"representation: {quote(whole)}: translations move positions, not features; use "
+            "trivial"
         )
     if term.kind == "regular":
         return _regular_dim(group, whole)

@@ -177,8 +177,11 @@ def representation_problem(group: str, domain: str, value: str) -> str | None:
     """
     try:
         info = parse_group(group)
-        if acting_group(info).is_permutation and domain not in _PERMUTED_DOMAINS:
-            return None  # the designer refuses S<n> there, with the reason
+        acting = acting_group(info)
+        if acting.kind == "translations" or (
+            acting.is_permutation and domain not in _PERMUTED_DOMAINS
+        ):
+            return None  # the designer refuses these groups here, with the reason
         terms = check_rep(info, value)
     except EquidesignError as exc:
         return _library_message(exc, value)
