@@ -22,7 +22,15 @@ from pydantic import (
     model_validator,
 )
 
-from ..groups import GROUP_NAMES_HELP, REP_NAMES_HELP, GroupInfo, group_name_pattern, parse_group
+from ..groups import (
+    GROUP_NAMES_HELP,
+    MAX_GROUP_ORDER,
+    MAX_REP_DIM,
+    REP_NAMES_HELP,
+    GroupInfo,
+    group_name_pattern,
+    parse_group,
+)
 from ._origin import SpecOrigin
 from ._rules import check_scope, flatten
 from ._values import (
@@ -137,7 +145,8 @@ class InputSpec(_Model):
     representation: Representation = Field(
         default="trivial",
         description="how the group acts on the input: per pixel for images ('3 x trivial' = RGB), "
-        f"on the whole vector for 'vector' (e.g. '2 x regular'); {REP_NAMES_HELP}",
+        f"on the whole vector for 'vector' (e.g. '2 x regular'); {REP_NAMES_HELP}; "
+        f"irreps the group has, at most {MAX_REP_DIM:,} dimensions",
         examples=["3 x trivial"],
     )
     size: Size | Annotated[list[Size], Field(min_length=2, max_length=3)] | None = Field(
@@ -262,7 +271,10 @@ class DesignSpec(_Model):
         f"at most {DESCRIPTION_MAX_LENGTH} characters)",
     )
     group: Annotated[str, AfterValidator(canonical_group)] = Field(
-        description=f"the symmetry group; {GROUP_NAMES_HELP}",
+        description=f"the symmetry group; {GROUP_NAMES_HELP}; finite groups have at most "
+        f"{MAX_GROUP_ORDER} elements (C<n> up to C{MAX_GROUP_ORDER}, D<n> up to "
+        f"D{MAX_GROUP_ORDER // 2}), and products of finite groups such as 'C2 x D4' act on "
+        "vectors",
         examples=["C4"],
         json_schema_extra={"pattern": group_name_pattern()},
     )
