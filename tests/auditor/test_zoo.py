@@ -110,3 +110,22 @@ def test_set_tensors_are_typed_by_shape(reports):
     equivariant = reports["set_layers_equivariant"]
     assert {"first", "pe", "second"} <= {layer.name for layer in equivariant.layers}
     assert equivariant.untested == []
+
+
+def test_a_global_node_index_is_localised_and_its_batch_dependence_named():
+    """torch.arange over the whole batch: the encoding is found at pe, and the identity
+    self-check says why the identity copy differs (its nodes come after the originals')."""
+    from tests.zoo.graphs import GlobalNodeIndex, build_gin
+
+    report = eqd.audit(*build_gin(0, pe=GlobalNodeIndex()))
+    assert report.verdict == "FAIL" and report.first_failing_layer == "pe"
+    assert ("custom_layer", "pe") in {(f.kind, f.location) for f in report.findings}
+    identity = next(c for c in report.self_checks if c.name == "identity")
+    assert not identity.passed and "depends on the rest of the batch" in identity.detail
+
+
+def test_graph_tensors_are_typed_by_row_count(reports):
+    """Nothing declared: the encoder, each GIN convolution and the pooling are tested."""
+    tested = {layer.name for layer in reports["gin_graph_level"].layers}
+    assert {"encoder", "convs.0", "convs.1", "pool"} <= tested
+    assert reports["gin_graph_level"].untested == []

@@ -7,11 +7,13 @@ equivariant and that every fault is real and sits where its entry says.
 
 Families: :mod:`.images` (escnn G-CNNs on images), :mod:`.vectors` (symm-learning eLinear MLPs),
 :mod:`.points` (e3nn tensor-product networks on point clouds, checked by
-``test_points_oracle.py`` with e3nn's own Wigner matrices), :mod:`.sets` (DeepSets under S_n,
-checked by ``test_perm_oracle.py`` with plain index permutations).
+``test_points_oracle.py`` with e3nn's own Wigner matrices), :mod:`.sets` (DeepSets under S_n)
+and :mod:`.graphs` (GIN on PyG batches), checked by ``test_perm_oracle.py`` with plain index
+permutations.
 """
 
-from . import images, points, sets, vectors  # noqa: F401  (entries register themselves on import)
+# the family modules register their entries on import
+from . import graphs, images, points, sets, vectors  # noqa: F401
 from ._registry import ZOO, ZooEntry
 
 __all__ = ["ZOO", "ZooEntry"]

@@ -201,3 +201,23 @@ def test_entry_is_well_formed_and_deterministic(name):
     assert torch.equal(domain.features(x), domain.features(x_again))
     with torch.no_grad():
         assert torch.equal(model(x), again(x))
+
+
+def _second_copy_error(model, x) -> float:
+    """The outputs of the batch's graphs when the same graphs come first, against alone."""
+    from torch_geometric.data import Batch
+
+    with torch.no_grad():
+        y, twice = model(x), model(Batch.from_data_list(x.to_data_list() * 2))
+    return _rel(twice[len(y) :], y)
+
+
+def test_a_global_node_index_makes_outputs_depend_on_the_batch():
+    """torch.arange over the batch: the same graph, behind others, gives another output -- why
+    the audit's identity self-check fails on it (the audit runs its copies as one batch)."""
+    from .graphs import GlobalNodeIndex, NodeIndexEncoding, build_gin
+
+    model, _, x = build_gin(0, pe=GlobalNodeIndex())
+    assert _second_copy_error(model, x) > BROKEN
+    model, _, x = build_gin(0, pe=NodeIndexEncoding())
+    assert _second_copy_error(model, x) <= EXACT  # an index within each graph: no dependence
