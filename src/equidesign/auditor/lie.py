@@ -46,7 +46,7 @@ import logging
 from typing import Any
 
 import torch
-from torch.func import jvp
+from torch.func import jvp, vmap
 
 from ..errors import AuditError
 from ..symmetry import Symmetry
@@ -90,6 +90,44 @@ NORMALIZATIONS = {
 def _jvp(fn, primal: torch.Tensor, tangent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     with torch.no_grad():  # forward mode only: no graph for the parameters
         return jvp(fn, (primal,), (tangent,))
+
+
+def _jvp_many(fn, primal: torch.Tensor, tangents: list[torch.Tensor]):
+    """``fn(primal)`` and ``J_fn(primal) t`` for every tangent ``t``: the tangents batched with
+    ``vmap`` (the primal is computed once), or one ``jvp`` per tangent where an operation has no
+    batching rule."""
+    if len(tangents) > 1:
+        try:
+            with torch.no_grad():
+                out, jt = vmap(lambda v: jvp(fn, (primal,), (v,)), out_dims=(None, 0))(
+                    torch.stack(tangents)
+                )
+            return out, list(jt.unbind(0))
+        except Exception:  # an op vmap cannot batch, data-dependent control flow
+            log.debug("batched jvp failed; one tangent at a time", exc_info=True)
+    pairs = [_jvp(fn, primal, t) for t in tangents]
+    return pairs[0][0], [t for _, t in pairs]
+
+
+def _model_lies(model, symmetry, x, flows: dict) -> tuple[torch.Tensor, dict]:
+    """``(f(x), {name: L_X f(x)})`` for every flow; tensor inputs share one batched jvp."""
+    if not flows:
+        return None, {}
+    velocities = {g: flow.velocity_in(x) for g, flow in flows.items()}
+    if any(isinstance(v, dict) for v in velocities.values()):  # structured inputs
+        out, lies = None, {}
+        for g, flow in flows.items():
+            out, lies[g] = _model_lie(model, symmetry, x, flow)
+        return out, lies
+
+    def f(inp):
+        return model_output(model(symmetry.model_input(model, inp)))
+
+    y, jys = _jvp_many(f, x, list(velocities.values()))
+    lies = {}
+    for (g, flow), jy in zip(flows.items(), jys, strict=True):
+        lies[g] = (jy - flow.velocity_out(y) if flow.moves_output else jy).detach()
+    return y, lies
 
 
 def _model_lie(model, symmetry, x, flow) -> tuple[torch.Tensor, torch.Tensor]:
@@ -285,17 +323,21 @@ class _LayerLie:
         turn = fibre_action(field_type, name).velocity(z)
         return v if turn is None else v + turn
 
-    def __call__(self, name: str) -> torch.Tensor | None:
+    def __call__(self, names: list[str]) -> dict[str, torch.Tensor] | None:
+        """This layer's own Lie derivative along each generator (one batched jvp)."""
         if not self.ok:
             return None
-        v_in = self._velocity(name, self.in_grads, self.ht, self.in_type)
         h = self.h
 
         def f(inp):
             return unwrap(self.call.module(rewrap(h, inp)))
 
-        _, jy = _jvp(f, self.ht, v_in)
-        return jy - self._velocity(name, self.out_grads, self.y, self.out_type)
+        v_in = [self._velocity(g, self.in_grads, self.ht, self.in_type) for g in names]
+        _, jys = _jvp_many(f, self.ht, v_in)
+        return {
+            g: jy - self._velocity(g, self.out_grads, self.y, self.out_type)
+            for g, jy in zip(names, jys, strict=True)
+        }
 
 
 def _leaves(recorder: Recorder) -> list[Call]:
@@ -371,10 +413,8 @@ class _Hooks:
 
 
 def _attribute(model, symmetry, x, lie, measure, padding, reference, results) -> dict:
-    """Fill ``per_layer`` and ``remainder`` of each generator's result; returns, per generator
-    that could not be attributed, the reason."""
-    import torch.autograd.forward_ad as fwAD
-
+    """Fill ``per_layer``, ``remainder`` and ``attributed`` of each generator's result; returns,
+    per generator that could not be attributed, the reason."""
     recorder = Recorder(model, copies=1)
     with torch.no_grad(), recorder:
         model(symmetry.model_input(model, x))
@@ -401,6 +441,7 @@ def _attribute(model, symmetry, x, lie, measure, padding, reference, results) ->
         pad_out = padding if c.out_token == recorder.output_token else "circular"
         calls.setdefault(c.name, []).append(_LayerLie(c, pad_in, pad_out, reference))
     skipped: dict[str, str] = {}
+    names, targets, totals = [], [], []
     for g, raw in lie.items():
         u = measure.measured(raw)
         total = measure.norm2(u)
@@ -413,37 +454,101 @@ def _attribute(model, symmetry, x, lie, measure, padding, reference, results) ->
         if undefined is not None:
             skipped[g] = f"layer {undefined[0]}: {undefined[1]}"
             continue
-        weighted = (u * measure.row_weights().to(u)[:, None]).to(out.dtype).reshape(out.shape)
-        grads = torch.autograd.grad(
-            out, zeros, grad_outputs=weighted, retain_graph=True, allow_unused=True
-        )
-        own: dict[tuple[str, int], torch.Tensor] = {}
+        names.append(g)
+        targets.append(u)
+        totals.append(total)
+    if not names:
+        return skipped
+    # every layer call's own Lie derivative, for all generators at once
+    own = [calls[name][k](names) if k < len(calls[name]) else None for name, k in owners]
+    # shares: <L_X f_i, J_{>i}^T u> for every layer call, one backward pass per generator
+    weights = measure.row_weights()
+    grads = _vjp_many(
+        out,
+        zeros,
+        [(u * weights.to(u)[:, None]).to(out.dtype).reshape(out.shape) for u in targets],
+    )
+    for j, (g, total) in enumerate(zip(names, totals, strict=True)):
         shares = results[g].per_layer
-        for (name, k), grad in zip(owners, grads, strict=True):
-            v = calls[name][k](g) if k < len(calls[name]) else None
-            if v is None:
+        for (name, _), lies, grad in zip(owners, own, grads[j], strict=True):
+            if lies is None or grad is None:
                 continue
-            own[(name, k)] = v
-            if grad is not None:
-                share = float((v.to(torch.float64) * grad.to(torch.float64)).sum()) / total
-                shares[name] = shares.get(name, 0.0) + share
-
-        def push(name, k, tensor, own=own):
-            v = own.get((name, k))
-            if v is None:
-                return None
-            return tensor + fwAD.make_dual(torch.zeros_like(tensor), v.to(tensor))
-
-        # sum_i J_{>i} L_X f_i in one forward-mode pass: every layer's own Lie derivative is
-        # added to its output as a tangent
-        with torch.no_grad(), fwAD.dual_level(), _Hooks(model, leaves, push):
-            pushed = fwAD.unpack_dual(model_output(model(symmetry.model_input(model, x)))).tangent
-        if pushed is None:
-            pushed = torch.zeros_like(raw)
-        rest = measure.measured(raw - pushed.reshape(raw.shape).to(raw))
+            share = float((lies[g].to(torch.float64) * grad.to(torch.float64)).sum()) / total
+            shares[name] = shares.get(name, 0.0) + share
+    # the remainder: L_X f - sum_i J_{>i} L_X f_i, the sum from one forward-mode pass that adds
+    # every layer's own Lie derivative to its output as a tangent
+    pushed = _push(model, symmetry, x, leaves, owners, own, zeros, names)
+    for g, u, total, s_g in zip(names, targets, totals, pushed, strict=True):
+        raw = lie[g]
+        rest = measure.measured(raw if s_g is None else raw - s_g.reshape(raw.shape).to(raw))
         results[g].remainder = (measure.norm2(rest) / total) ** 0.5
         results[g].attributed = 1.0 - measure.inner(rest, u) / total
     return skipped
+
+
+def _vjp_many(out, inputs, grad_outputs: list[torch.Tensor]) -> list[tuple]:
+    """``J^T u`` with respect to ``inputs`` for every ``u`` (batched where autograd can)."""
+    if len(grad_outputs) > 1:
+        try:
+            batched = torch.autograd.grad(
+                out,
+                inputs,
+                grad_outputs=torch.stack(grad_outputs),
+                retain_graph=True,
+                allow_unused=True,
+                is_grads_batched=True,
+            )
+            return [
+                tuple(None if b is None else b[j] for b in batched)
+                for j in range(len(grad_outputs))
+            ]
+        except Exception:  # an op without a batching rule in its backward
+            log.debug("batched backward failed; one generator at a time", exc_info=True)
+    return [
+        torch.autograd.grad(out, inputs, grad_outputs=u, retain_graph=True, allow_unused=True)
+        for u in grad_outputs
+    ]
+
+
+def _push(model, symmetry, x, leaves, owners, own, zeros, names) -> list[torch.Tensor | None]:
+    """``sum_i J_{>i} L_X f_i`` for every generator: the injection points as the inputs of a
+    function, pushed forward with ``jvp`` (batched over the generators with ``vmap``)."""
+    import torch.autograd.forward_ad as fwAD
+
+    index = {key: j for j, key in enumerate(owners)}
+    primals = tuple(torch.zeros_like(z.detach()) for z in zeros)
+    tangents = [
+        tuple(
+            torch.zeros_like(p) if lies is None else lies[g].to(p)
+            for p, lies in zip(primals, own, strict=True)
+        )
+        for g in names
+    ]
+
+    def run(added):
+        def inject(name, k, tensor):
+            j = index.get((name, k))
+            return None if j is None else tensor + added[j]
+
+        with _Hooks(model, leaves, inject):
+            return model_output(model(symmetry.model_input(model, x)))
+
+    if len(names) > 1:
+        try:
+            stacked = tuple(torch.stack(parts) for parts in zip(*tangents, strict=True))
+            with torch.no_grad():
+                pushed = vmap(lambda t: jvp(run, (primals,), (t,))[1])(stacked)
+            return list(pushed.unbind(0))
+        except Exception:
+            log.debug("batched push failed; one generator at a time", exc_info=True)
+    results = []
+    for t in tangents:
+        with torch.no_grad(), fwAD.dual_level():
+            tangent = fwAD.unpack_dual(
+                run(tuple(fwAD.make_dual(p, v) for p, v in zip(primals, t, strict=True)))
+            ).tangent
+        results.append(tangent)  # None: the output does not depend on any layer
+    return results
 
 
 # ------------------------------------------------------------------------- findings
@@ -586,11 +691,7 @@ def compute_lie_derivative(
     names = [g for g in names if g not in skipped]
     notes = [f"{g} not measured: {reason}" for g, reason in skipped.items()]
     out_moves = next(iter(flows.values())).moves_output
-    lie: dict[str, torch.Tensor] = {}
-    y = None
-    for g in names:
-        y, lie[g] = _model_lie(model, symmetry, x, flows[g])
-        lie[g] = lie[g].detach()
+    y, lie = _model_lies(model, symmetry, x, {g: flows[g] for g in names})
     if y is None:
         with torch.no_grad():
             y = model_output(model(symmetry.model_input(model, x)))

@@ -178,14 +178,14 @@ def velocity_fields(
 
 
 def velocity_from_gradients(name, grads, reference=None) -> torch.Tensor:
+    """``-(d_col v_col + d_row v_row)``: the map's velocity from its central differences."""
     d_col, d_row = grads
     v_col, v_row = velocity_fields(name, d_col.shape[-2:], reference, d_col.dtype, d_col.device)
-    out = torch.zeros_like(d_col)
+    if v_col is not None and v_row is not None:
+        return -torch.addcmul(d_col * v_col, d_row, v_row)
     if v_col is not None:
-        out = out - d_col * v_col
-    if v_row is not None:
-        out = out - d_row * v_row
-    return out
+        return d_col * (-v_col) if v_col.numel() > 1 else d_col * float(-v_col)
+    return d_row * (-v_row) if v_row.numel() > 1 else d_row * float(-v_row)
 
 
 def image_velocity(
