@@ -152,7 +152,7 @@ def test_graph_tensors_are_typed_by_row_count(reports):
 
 
 #: the elements each grid carries exactly (identity included): quarter turns, cube rotations
-GRID_EXACT = {"so2": 4}
+GRID_EXACT = {"so2": 4, "voxels": 24}
 
 
 def _family(name: str) -> str:

@@ -9,12 +9,13 @@ Families: :mod:`.images` (escnn G-CNNs on images), :mod:`.vectors` (symm-learnin
 :mod:`.points` (e3nn tensor-product networks on point clouds, checked by
 ``test_points_oracle.py`` with e3nn's own Wigner matrices), :mod:`.sets` (DeepSets under S_n)
 and :mod:`.graphs` (GIN on PyG batches), checked by ``test_perm_oracle.py`` with plain index
-permutations, and :mod:`.so2` (SO(2) steerable CNNs on images), checked by ``test_steerable_oracle.py``
-with escnn's transforms on the grid-exact rotations and at random angles.
+permutations, :mod:`.so2` (SO(2) steerable CNNs on images) and :mod:`.voxels` (SO(3)
+``R3Conv`` networks on voxel grids), checked by ``test_steerable_oracle.py`` with escnn's
+transforms on the grid-exact rotations and at random angles.
 """
 
 # the family modules register their entries on import
-from . import graphs, images, points, sets, so2, vectors  # noqa: F401
+from . import graphs, images, points, sets, so2, vectors, voxels  # noqa: F401
 from ._registry import ZOO, ZooEntry
 
 __all__ = ["ZOO", "ZooEntry"]

@@ -23,7 +23,7 @@ from equidesign._libs import escnn_nn
 
 from . import ZOO as _ALL
 
-FAMILIES = ("so2",)
+FAMILIES = ("so2", "voxels")
 ZOO = {n: e for n, e in _ALL.items() if e.build.__module__.rsplit(".", 1)[-1] in FAMILIES}
 EXACT = 1e-5
 BROKEN = 1e-2
@@ -189,7 +189,7 @@ def test_escnn_field_types_are_the_ones_the_entries_declare():
     """The hidden type the faults sit in holds irreps of frequency / degree 1 (not only
     scalars): what makes ReLU and per-component statistics wrong there."""
     enn = escnn_nn()
-    for name in ("relu_on_so2_irreps",):
+    for name in ("relu_on_so2_irreps", "relu_on_so3_irreps"):
         model, _, _ = ZOO[name].build(0)
         assert isinstance(model.hidden, enn.FieldType)
         irreps = {irrep for rep in model.hidden.representations for irrep in rep.irreps}
