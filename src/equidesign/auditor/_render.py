@@ -57,6 +57,12 @@ def _e2e_lines(r: AuditReport) -> list[str]:
             f"- Level: {i.level.value}",
             f"- RESULT: {_result(i.passed)}",
         ]
+        if r.symmetry_type == "Invariant":
+            lines.append(
+                "- Note: an invariant output averages errors over the image; a model exact only "
+                "on the grid's subgroup (C4 audited as C8) can stay within this bound -- a dense "
+                "output (or the feature maps) tells them apart"
+            )
     return lines
 
 
