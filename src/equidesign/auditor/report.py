@@ -33,7 +33,9 @@ Severity = Literal["High", "Medium", "Low"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_enum_values=False)
+    # NaN and inf (a model that outputs NaN) are written as the strings "NaN" and "Infinity",
+    # so that the JSON stays standard and reads back as the same floats
+    model_config = ConfigDict(extra="forbid", use_enum_values=False, ser_json_inf_nan="strings")
 
 
 class ElementError(_Model):
