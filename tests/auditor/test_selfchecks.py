@@ -69,3 +69,24 @@ def test_correct_models_pass_every_self_check():
     assert all(c.passed for c in report.self_checks)
     report = eqd.audit(DeepSets(), set_symmetry())
     assert report.verdict == "PASS", report.to_text()
+
+
+def test_checks_that_could_not_run_say_so_instead_of_ok():
+    # a custom symmetry without identity= or compose=: those two checks cannot run
+    sym = Symmetry.custom(
+        "Z4",
+        lambda n, gen: [int(v) for v in torch.randint(1, 4, (n,), generator=gen)],
+        lambda g, x: torch.roll(x, shifts=g, dims=1),
+        None,
+        example=lambda batch, gen: torch.randn(batch, 4, generator=gen),
+    )
+
+    class Total(torch.nn.Module):
+        def forward(self, x):
+            return x.sum(dim=1, keepdim=True)
+
+    report = eqd.audit(Total(), sym)
+    status = {c.name: c.status for c in report.self_checks}
+    assert status["identity"] == "not checked" and status["homomorphism"] == "not checked"
+    assert status["can fail"] == "ok"
+    assert "- identity: not checked --" in report.to_text()

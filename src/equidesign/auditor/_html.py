@@ -203,7 +203,7 @@ def render_html(r: AuditReport, *, plots: bool = True) -> str:
         )
     parts.append("<h2>Self-checks</h2><ul>")
     parts += [
-        f"<li>{html.escape(c.name)}: {'ok' if c.passed else '<b>failed</b>'} &mdash; "
+        f"<li>{html.escape(c.name)}: {html.escape(c.status) if c.passed else '<b>failed</b>'} &mdash; "
         f"{html.escape(c.detail)}</li>"
         for c in r.self_checks
     ]

@@ -219,7 +219,7 @@ def render_text(r: AuditReport) -> str:
         "",
         "SELF-CHECKS:",
         "------------",
-        *[f"- {c.name}: {'ok' if c.passed else 'FAILED'} -- {c.detail}" for c in r.self_checks],
+        *[f"- {c.name}: {c.status} -- {c.detail}" for c in r.self_checks],
         "",
         "IDENTIFIED ISSUES:",
         "------------------",
@@ -354,6 +354,6 @@ def render_markdown(r: AuditReport) -> str:
         ] + ([f"  - Evidence: {f.evidence}"] if f.evidence else [])
     lines += ["", "## Self-checks", ""]
     lines += [
-        f"- {c.name}: {'ok' if c.passed else '**failed**'} — {c.detail}" for c in r.self_checks
+        f"- {c.name}: {c.status if c.passed else '**failed**'} — {c.detail}" for c in r.self_checks
     ]
     return "\n".join(lines) + "\n"

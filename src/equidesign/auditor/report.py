@@ -211,6 +211,13 @@ class SelfCheck(_Model):
     name: str
     passed: bool
     detail: str
+    checked: bool = Field(
+        default=True, description="False when the check could not run (it then says why)"
+    )
+
+    @property
+    def status(self) -> str:
+        return "not checked" if not self.checked else ("ok" if self.passed else "FAILED")
 
 
 class Finding(_Model):
