@@ -41,7 +41,9 @@ def test_generated_model_compiles_imports_trains_and_audits_pass(designs, name):
     report = eqd.audit(model, design.symmetry, seed=design.plan.seed)
     assert report.verdict == "PASS", report.to_text()
     assert report.end_to_end.max_rel <= 1e-5
-    assert report.findings == []
+    # the Lie derivative's attribution (which layers carry the small error of a grid model under
+    # continuous rotations) is information on a PASS, not a fault
+    assert [f for f in report.findings if f.kind != "lie_attribution"] == []
     assert model.training  # the audit restored the mode it found
 
 

@@ -42,6 +42,11 @@ class FieldTypeView:
     comment: str
 
 
+def _comment_block(text: str, width: int = 88) -> list[str]:
+    """``text`` as ``#`` comment lines (indented up to 8 in the generated code)."""
+    return ["# " + line for line in textwrap.wrap(text, width)]
+
+
 def _size(s: list[int] | None) -> str:
     return "" if not s else "x".join(str(v) for v in s)
 
@@ -260,16 +265,39 @@ class SteerableView(_EscnnView):
 
     template = "steerable_escnn.py.j2"
 
+    def _var(self, layer: LayerPlan, expr: str) -> str | None:
+        """The field-type variable of a plan representation (hidden, gate_input, in/out)."""
+        if layer.role == "lift" and expr == layer.in_repr:
+            return "self.in_type"
+        if layer.name == "head" and layer.kind == "R2Conv" and expr == layer.out_repr:
+            return "self.out_type"
+        act = next(x for x in self.plan.layers if x.role == "nonlinearity")
+        if expr == act.out_repr:
+            return "hidden"
+        if expr == act.in_repr:  # the gated nonlinearity's input: gates + hidden
+            return "gate_input"
+        return None  # pooled invariants: the layers after NormPool read its out_type
+
     def _code(self, layer: LayerPlan) -> str:
         p = self.plan
-        hidden = lambda r: "hidden" if r not in (p.input_repr, p.output_repr) else None  # noqa: E731
-        i = "self.in_type" if layer.in_repr == p.input_repr else hidden(layer.in_repr)
-        o = "self.out_type" if layer.name == "head" and layer.kind == "R2Conv" else "hidden"
+        i, o = self._var(layer, layer.in_repr), self._var(layer, layer.out_repr)
         k, s, pad = layer.kernel_size, layer.stride or 1, layer.padding or 0
         table = {
             "R2Conv": lambda: f"enn.R2Conv({i}, {o}, kernel_size={k}, padding={pad})",
             "IIDBatchNorm2d": lambda: f"enn.IIDBatchNorm2d({i})",
             "FourierELU": lambda: "fourier_elu(self.gspace)",
+            "IIDBatchNorm2d | NormBatchNorm": lambda: (
+                f"enn.MultipleModule({i}, labels, [(enn.IIDBatchNorm2d(scalars), 'trivial'), "
+                "(enn.NormBatchNorm(irreps), 'irreps')])"
+            ),
+            "ELU | NormNonLinearity": lambda: (
+                f"enn.MultipleModule({i}, labels, [(enn.ELU(scalars), 'trivial'), "
+                "(enn.NormNonLinearity(irreps, function='n_relu'), 'irreps')])"
+            ),
+            "GNormBatchNorm": lambda: f"enn.GNormBatchNorm({i})",
+            "GatedNonLinearity1": lambda: (
+                f'enn.GatedNonLinearity1({i}, gates=["gate"] * len(gates) + ["gated"] * len(hidden))'
+            ),
             "PointwiseAvgPoolAntialiased2D": lambda: (
                 f"enn.PointwiseAvgPoolAntialiased2D({i}, sigma={layer.sigma}, stride={s})"
             ),
@@ -286,6 +314,41 @@ class SteerableView(_EscnnView):
             ),
         }
         return table[layer.kind]()
+
+    def _hidden_lines(self) -> list[str]:
+        from ..designer._steerable import field_irreps
+
+        p, o = self.plan, self.plan.options
+        width, top, choice = p.width, int(o["max_frequency"]), o["nonlinearity"]
+        if choice == "fourier":
+            return [
+                f"# hidden fields: {width} copies of the irreps of frequency 0..{top}",
+                "# (G.bl_irreps); the Fourier ELU defines them as its input type",
+                "hidden = fourier_elu(self.gspace).in_type",
+            ]
+        ids = field_irreps(self.group.kind, top, trivial=choice == "gated")
+        irreps = ", ".join(f"G.irrep({', '.join(map(str, i))})" for i in ids)
+        if choice == "norm":
+            return _comment_block(
+                f"hidden fields: {width} trivial fields, then {width} copies of each non-trivial "
+                f"irrep up to frequency {top}. escnn's NormBatchNorm takes no trivial field (a "
+                "norm would drop its sign): MultipleModule gives the trivial fields ELU and IID "
+                "batch norm, the others norm ReLU and norm batch norm"
+            ) + [
+                f"scalars = enn.FieldType(self.gspace, [G.trivial_representation] * {width})",
+                f"irreps = enn.FieldType(self.gspace, [{irreps}] * {width})",
+                "hidden = scalars + irreps",
+                'labels = ["trivial"] * len(scalars) + ["irreps"] * len(irreps)',
+            ]
+        return _comment_block(
+            f"hidden fields: {width} copies of each irrep of frequency 0..{top}; the "
+            "convolutions also compute one trivial gate field per field, which the gated "
+            "nonlinearity turns into a sigmoid factor and then drops"
+        ) + [
+            f"hidden = enn.FieldType(self.gspace, [{irreps}] * {width})",
+            "gates = enn.FieldType(self.gspace, [G.trivial_representation] * len(hidden))",
+            "gate_input = gates + hidden",
+        ]
 
     def context(self) -> dict[str, Any]:
         p, o = self.plan, self.plan.options
@@ -330,17 +393,14 @@ class SteerableView(_EscnnView):
             forward_doc=f"(B, {channels}, {size[0]}, {size[1]}) images -> {out_doc}, "
             f"{p.symmetry_type.lower()} under {p.group}.",
             imports=self.imports(not dense),
-            helpers=self.head_helpers(not dense) + ["_fourier_elu.py.j2"],
+            helpers=self.head_helpers(not dense)
+            + (["_fourier_elu.py.j2"] if o["nonlinearity"] == "fourier" else []),
             class_doc=_class_doc(
                 f"{p.group}-{p.symmetry_type.lower()} steerable CNN with band-limited fields "
                 "(escnn).",
                 _ESCNN_TYPES_DOC,
             ),
-            hidden_lines=[
-                f"# hidden fields: {p.width} copies of the irreps of frequency 0..{o['max_frequency']}",
-                "# (G.bl_irreps); the Fourier ELU defines them as its input type",
-                "hidden = fourier_elu(self.gspace).in_type",
-            ],
+            hidden_lines=self._hidden_lines(),
             in_channels=channels,
             height=size[0],
             width_px=size[1],
