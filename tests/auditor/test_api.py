@@ -19,10 +19,28 @@ def test_geometric_tensor_inputs_and_escnn_models_are_accepted():
     assert eqd.audit(model, sym, gx).verdict == "PASS"
 
 
-def test_chunked_forward_passes_give_the_same_result():
+def _batch_sizes(model) -> list[int]:
+    sizes: list[int] = []
+    model.register_forward_pre_hook(lambda module, args: sizes.append(int(args[0].shape[0])))
+    return sizes
+
+
+def test_chunked_audit_keeps_every_pass_within_the_chunk_and_gives_the_same_result():
+    model, sym, x = ZOO["d4_elinear_mlp"].build(0)  # 4 inputs, 8 elements: 36 samples at once
+    whole = eqd.audit(model, sym, x)
+    sizes = _batch_sizes(model)
+    chunked = eqd.audit(model, sym, x, chunk=8)
+    assert sizes and max(sizes) <= 8  # layer-wise recording and gradients included
+    assert chunked.verdict == whole.verdict == "PASS"
+    assert abs(chunked.end_to_end.max_rel - whole.end_to_end.max_rel) < 1e-6
+    assert abs(chunked.gradient.max_rel - whole.gradient.max_rel) < 1e-6
+    assert [layer.name for layer in chunked.layers] == [layer.name for layer in whole.layers]
+
+
+def test_chunked_audit_of_a_cnn_gives_the_same_result():
     model, sym, x = ZOO["d4_cnn_torch"].build(0)
-    whole = eqd.audit(model, sym, x, gradients=False)
-    chunked = eqd.audit(model, sym, x, gradients=False, chunk=5)
+    whole = eqd.audit(model, sym, x)
+    chunked = eqd.audit(model, sym, x, chunk=5)
     assert chunked.verdict == whole.verdict == "PASS"
     assert abs(chunked.end_to_end.max_rel - whole.end_to_end.max_rel) < 1e-6
     assert [layer.name for layer in chunked.layers] == [layer.name for layer in whole.layers]
@@ -42,8 +60,9 @@ def test_out_of_memory_falls_back_to_smaller_chunks(monkeypatch):
         return real(inp)
 
     monkeypatch.setattr(model, "forward", forward)
-    report = eqd.audit(model, sym, x, layerwise=False, gradients=False)
+    report = eqd.audit(model, sym, x)  # layer-wise and gradient tests too
     assert report.verdict == "PASS" and calls["big"] >= 1
+    assert report.gradient is not None and report.gradient.passed and report.layers
     assert _tensors.is_oom(RuntimeError("CUDA out of memory"))
 
 
@@ -90,3 +109,20 @@ def test_audit_follows_the_model_onto_cuda():
     model, sym, x = ZOO["c4_cnn_torch"].build(0)
     report = eqd.audit(model.cuda(), sym, x)
     assert report.verdict == "PASS" and report.settings.device.startswith("cuda")
+
+
+def test_train_mode_gradient_test_that_does_not_fit_says_so(monkeypatch):
+    model, sym, x = ZOO["c4_cnn_escnn"].build(0)  # InnerBatchNorm: a train-mode gradient test
+    real = model.forward
+
+    def forward(inp):
+        if model.training:  # the orbit-augmented batch of the train-mode test
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return real(inp)
+
+    monkeypatch.setattr(model, "forward", forward)
+    report = eqd.audit(model, sym, x)
+    train = next(m for m in report.gradient.modes if m.mode == "train")
+    assert not train.checked and "does not fit in memory" in train.note
+    assert "train mode: not checked" in report.to_text()
+    assert report.verdict == "PASS"

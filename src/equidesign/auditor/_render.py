@@ -112,7 +112,8 @@ def _gradient_lines(r: AuditReport) -> list[str]:
     lines = [f"- Gradient equivariance error: {_e(g.max_rel)} ({g.level.value})"]
     for m in g.modes:
         note = f" -- {m.note}" if m.note else ""
-        lines.append(f"  - {m.mode} mode: {_e(m.max_rel)} ({m.level.value}){note}")
+        value = f"{_e(m.max_rel)} ({m.level.value})" if m.checked else "not checked"
+        lines.append(f"  - {m.mode} mode: {value}{note}")
     lines.append(f"- Loss: {g.loss}")
     if g.float64_max_rel is not None:
         lines.append(

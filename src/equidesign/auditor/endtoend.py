@@ -70,51 +70,52 @@ def forward_all(
     """
     io = symmetry.io
     G1 = len(elements) + 1
-    stacked = io.stack(x, elements)
+    samples = max(io.samples(x), 1)
+    per = G1 if chunk is None else max(1, min(G1, chunk // samples))
     fn = _model_fn(model, symmetry)
-    recorder, grad, out, forces = None, None, None, None
-    if chunk is None or chunk >= G1 * io.samples(x) or record or input_grad:
-        try:
-            out, grad, recorder, forces = _single_pass(
-                model, fn, stacked, G1, io, record, input_grad, energy
-            )
-        except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:
-            if not is_oom(exc):
-                raise
-            out = grad = recorder = forces = None
-    with torch.no_grad():
-        if out is None:
-            per = max(1, (chunk or G1 * io.samples(x)) // max(io.samples(x), 1))
-            out = _in_chunks(fn, io, x, elements, per)
-        if record and recorder is None:  # too big for one pass: record on x alone
-            recorder = Recorder(model, copies=1)
-            with recorder:
-                fn(io.stack(x, []))
-    out = io.split(out, G1)
-    if grad is not None:
-        grad = [(io.split(g, G1), action) for g, action in grad]
-    if forces is not None:
-        forces = (io.split(forces[0], G1), forces[1])
-    return out[0], out[1:], recorder, grad, forces
-
-
-def _in_chunks(fn, io, x, elements, per: int) -> torch.Tensor:
-    """``[x, g1·x, ...]`` through the model ``per`` copies at a time (whole copies, so graphs and
-    samples stay together); on an out-of-memory error ``per`` is halved and the pass restarted."""
     while True:
         try:
-            first = io.split(fn(io.stack(x, elements[: per - 1])), min(per, len(elements) + 1))
-            outs = [first.flatten(0, 1)]
-            for i in range(per - 1, len(elements), per):
-                part = elements[i : i + per]
-                outs.append(io.split(fn(io.stack(x, part)), 1 + len(part))[1:].flatten(0, 1))
-            return torch.cat(outs, 0)
+            return _passes(model, fn, io, x, list(elements), per, record, input_grad, energy)
         except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:
             if not is_oom(exc) or per == 1:
                 raise
-            per = max(1, per // 2)
+            per = max(1, per // 2)  # out of memory: fewer copies per pass
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
+
+
+def _passes(model, fn, io, x, elements, per: int, record, input_grad, energy):
+    """``[x, g1·x, ...]`` through the model ``per`` copies at a time (whole copies, so graphs and
+    samples stay together). The first pass holds ``x`` and records every layer's input; each
+    pass gives its own input gradients (the loss is a sum over samples)."""
+    groups = [elements[: per - 1]] + [
+        elements[i : i + per] for i in range(max(per - 1, 0), len(elements), per)
+    ]
+    outs, grads, forces, recorder = [], [], [], None
+    for k, group in enumerate(groups):
+        if k > 0 and not group:
+            continue
+        stacked = io.stack(x, group, original=k == 0)
+        copies = len(group) + (k == 0)
+        out, grad, rec, force = _single_pass(
+            model, fn, stacked, copies, io, record and k == 0, input_grad, energy
+        )
+        recorder = rec if k == 0 else recorder
+        outs.append(io.split(out, copies))
+        if grad is not None:
+            grads.append([(io.split(g, copies), action) for g, action in grad])
+        if force is not None:
+            forces.append((io.split(force[0], copies), force[1]))
+    out = torch.cat(outs, 0)
+    grad = None
+    if grads and len(grads) == len(outs):
+        grad = [
+            (torch.cat([g[i][0] for g in grads], 0), grads[0][i][1]) for i in range(len(grads[0]))
+        ]
+    force = None
+    if forces and len(forces) == len(outs):
+        force = (torch.cat([f[0] for f in forces], 0), forces[0][1])
+    return out[0], out[1:], recorder, grad, force
 
 
 def _single_pass(model, fn, stacked, copies, io, record, input_grad, energy=False):

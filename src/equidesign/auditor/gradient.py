@@ -22,9 +22,9 @@ import torch
 from ..symmetry import Symmetry
 from ..symmetry.actions import TestElement
 from ._state import all_modules, set_all_modes, set_mode, snapshot_tensors
-from ._tensors import model_output, relative_errors
+from ._tensors import is_oom, model_output, relative_errors
 from .layerwise import is_normalization
-from .levels import classify, passes, worst
+from .levels import Level, classify, passes, worst
 from .report import GradientMode, GradientResult
 
 __all__ = ["run_gradient", "behaves_differently_in_train"]
@@ -135,22 +135,40 @@ def run_gradient(
                 set_mode(m, True)
             # [x, g1·x, ...] over the elements other than the identity: exactly the orbit
             orbit = [e for e in exact if not e.identity] or exact
+            measured = None
             try:
-                value, wi = _gradient_error(model, symmetry, x, orbit) or (0.0, 0)
+                measured = _gradient_error(model, symmetry, x, orbit) or (0.0, 0)
+            except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:
+                if not is_oom(exc):
+                    raise
             finally:
                 set_all_modes(model, False)  # the audit runs in eval mode
-        level = classify(value)
-        modes.append(
-            GradientMode(
-                mode="train",
-                max_rel=value,
-                level=level,
-                passed=passes(level),
-                failing_element=None if passes(level) else orbit[wi].label,
-                note="batch statistics over the orbit-augmented batch; dropout held at eval "
-                "(its masks are equivariant only in distribution)",
+        if measured is None:  # batch statistics need the whole orbit in one batch
+            modes.append(
+                GradientMode(
+                    mode="train",
+                    max_rel=0.0,
+                    level=Level.PERFECT,
+                    passed=True,
+                    checked=False,
+                    note="not run: the orbit-augmented batch does not fit in memory (batch "
+                    "statistics need it whole); audit fewer inputs (n_inputs=)",
+                )
             )
-        )
+        else:
+            value, wi = measured
+            level = classify(value)
+            modes.append(
+                GradientMode(
+                    mode="train",
+                    max_rel=value,
+                    level=level,
+                    passed=passes(level),
+                    failing_element=None if passes(level) else orbit[wi].label,
+                    note="batch statistics over the orbit-augmented batch; dropout held at "
+                    "eval (its masks are equivariant only in distribution)",
+                )
+            )
     overall = worst(m.level for m in modes)
     return GradientResult(
         max_rel=max(m.max_rel for m in modes),

@@ -128,6 +128,7 @@ class GradientMode(_Model):
     passed: bool
     failing_element: str | None = None
     note: str = ""
+    checked: bool = Field(default=True, description="False when this mode could not run")
 
 
 class GradientResult(_Model):

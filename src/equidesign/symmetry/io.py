@@ -24,10 +24,13 @@ class TensorIO:
     def __init__(self, action: Action):
         self.action = action
 
-    def stack(self, x: torch.Tensor, elements: Sequence[TestElement]) -> torch.Tensor:
-        """``[x, g1·x, g2·x, ...]`` flattened to ``((1 + G)·B, ...)``."""
+    def stack(
+        self, x: torch.Tensor, elements: Sequence[TestElement], original: bool = True
+    ) -> torch.Tensor:
+        """``[x, g1·x, g2·x, ...]`` flattened to ``((1 + G)·B, ...)`` (without ``x`` itself when
+        not ``original``)."""
         copies = self.action.apply(elements, x)
-        batch = torch.cat([x.unsqueeze(0), copies], 0)
+        batch = torch.cat([x.unsqueeze(0), copies], 0) if original else copies
         return batch.reshape(-1, *x.shape[1:])
 
     def split(self, out: torch.Tensor, copies: int) -> torch.Tensor:
@@ -81,8 +84,9 @@ class GraphIO:
             f"inputs: expected a torch_geometric Data or Batch, got {type(x).__name__}"
         )
 
-    def stack(self, x: Any, elements: Sequence[TestElement]):
-        """One Batch of the original graphs followed by every moved copy, copy after copy.
+    def stack(self, x: Any, elements: Sequence[TestElement], original: bool = True):
+        """One Batch of the original graphs followed by every moved copy, copy after copy
+        (only the moved copies when not ``original``).
 
         The graphs are batched once, ``len(elements) + 1`` times over; then each moved node
         attribute is replaced by all its moved copies at once (one action call for all
@@ -95,6 +99,8 @@ class GraphIO:
         stacked = Batch.from_data_list(graphs * copies)
         if not elements:
             return stacked
+        if not original:  # the moved copies alone: drop the first copy's graphs after moving
+            return Batch.from_data_list(self.stack(x, elements).to_data_list()[len(graphs) :])
         nodes = stacked.num_nodes // copies
         for key, action in self.node_actions.items():
             if key in stacked.keys():
