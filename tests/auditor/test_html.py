@@ -42,6 +42,8 @@ def test_the_page_is_self_contained(pages):
     assert "<style>" in text and "data:image/png;base64," in text
     assert not re.search(r"(src|href)=\"(http|//)", text)  # nothing fetched from elsewhere
     assert "Lie derivative" in text
+    lie = text.split("<h2>Lie derivative</h2>")[1].split("<h2>")[0]
+    assert "(ReLU)" in lie and "remainder" in lie and "reflection" in lie  # kinds, padding
 
 
 def _dump_dom(path, tmp_path):

@@ -76,3 +76,15 @@ def test_the_lie_derivative_equals_the_finite_difference_of_the_motion():
             torch.testing.assert_close(ours, numeric, atol=1e-6, rtol=1e-5)
     finally:
         torch.set_default_dtype(default)
+
+
+def test_one_lee_per_graph_independent_of_the_other_graphs_in_the_batch():
+    from torch_geometric.data import Batch
+
+    model, sym, x = ZOO["relu_on_vectors"].build(0)
+    both = eqd.lie_derivative(model, sym, x)
+    alone = eqd.lie_derivative(model, sym, Batch.from_data_list([x.get_example(0)]))
+    assert both.n_inputs == x.num_graphs == len(both["rotate_x"].per_input)
+    for g, res in alone.generators.items():
+        assert res.per_input[0] == pytest.approx(both[g].per_input[0], rel=1e-4, abs=1e-9)
+    assert any("no layer-wise attribution" in n for n in both.notes)
