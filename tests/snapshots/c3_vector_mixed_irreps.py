@@ -2,13 +2,12 @@
 # Spec: c3_vector_mixed_irreps (sha256 9c0202a6f8a5405b)
 # Edit freely: equidesign will not overwrite this file once it differs from what it wrote
 # (use --force).
-"""C3-equivariant regression model for vector: equivariant MLP of projected eLinear layers (symm-
-learning).
+"""C3-equivariant regression model for vector: equivariant MLP of projected eLinear layers
+(symm-learning).
 
-Spec:
+Spec (the fields this family reads; the header's hash is of the whole spec):
 
     name: c3_vector_mixed_irreps
-    description: ''
     group: C3
     domain: vector
     task:
@@ -22,7 +21,6 @@ Spec:
     constraints:
       width: 6
       depth: 2
-      kernel_size: 5
       dtype: float32
       seed: 0
 
@@ -45,10 +43,25 @@ from escnn.group import cyclic_group, directsum
 from symm_learning.nn import eBatchNorm1d, eLinear
 
 
+class RegularReLU(torch.nn.ReLU):
+    """ReLU on a permutation representation (regular representations are one).
+
+    The group acts on these features by permuting their coordinates, and a pointwise map
+    commutes with permutations: relu(P x) = P relu(x). ``in_rep``/``out_rep`` say so, so that an
+    auditor can test this layer alone.
+    """
+
+    def __init__(self, rep) -> None:
+        super().__init__()
+        self.in_rep = rep
+        self.out_rep = rep
+
+
 class C3VectorMixedIrreps(torch.nn.Module):
     """C3-equivariant MLP of projected eLinear layers (symm-learning).
 
-    Every layer exposes ``in_rep``/``out_rep`` (escnn representations), so each can be tested alone.
+    Every layer exposes ``in_rep``/``out_rep`` (escnn representations), the ReLUs on regular
+    representations included (``RegularReLU``), so each can be tested alone.
     """
 
     def __init__(self) -> None:
@@ -68,15 +81,13 @@ class C3VectorMixedIrreps(torch.nn.Module):
             eBatchNorm1d(rep_1),
             # 2: nonlinearity: regular representation: the group permutes coordinates, and a
             # pointwise map commutes with permutations
-            torch.nn.ReLU(),
-            # 3: linear:
+            RegularReLU(rep_1),
             eLinear(rep_1, rep_1),
-            # 4: norm:
             eBatchNorm1d(rep_1),
-            # 5: nonlinearity:
-            torch.nn.ReLU(),
+            RegularReLU(rep_1),
         )
-        # head:
+        # head: the equivariant output: its weight is projected onto Hom_G(6 x regular,
+        # irrep(1)), so the output transforms by the representation the spec declares
         self.head = eLinear(rep_1, rep_2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -6,7 +6,7 @@
 
 Rotation-invariant digit classifier (rotations by multiples of 90 degrees).
 
-Spec:
+Spec (the fields this family reads; the header's hash is of the whole spec):
 
     name: c4_image_classifier
     description: Rotation-invariant digit classifier (rotations by multiples of 90 degrees).
@@ -80,7 +80,9 @@ class InvariantHead(torch.nn.Module):
 class C4ImageClassifier(torch.nn.Module):
     """C4-invariant regular-field G-CNN (escnn).
 
-    Every layer exposes ``in_type``/``out_type`` (escnn field types), so each can be tested alone.
+    Every layer exposes its representations, so each can be tested alone: escnn field types
+    (``in_type``/``out_type``) up to the invariant pooling, trivial escnn representations
+    (``in_rep``/``out_rep``) on the invariant head.
     """
 
     def __init__(self) -> None:

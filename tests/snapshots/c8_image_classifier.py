@@ -4,10 +4,9 @@
 # (use --force).
 """C8-invariant classification model for image2d: regular-field G-CNN (escnn).
 
-Spec:
+Spec (the fields this family reads; the header's hash is of the whole spec):
 
     name: c8_image_classifier
-    description: ''
     group: C8
     domain: image2d
     task:
@@ -78,7 +77,9 @@ class InvariantHead(torch.nn.Module):
 class C8ImageClassifier(torch.nn.Module):
     """C8-invariant regular-field G-CNN (escnn).
 
-    Every layer exposes ``in_type``/``out_type`` (escnn field types), so each can be tested alone.
+    Every layer exposes its representations, so each can be tested alone: escnn field types
+    (``in_type``/``out_type``) up to the invariant pooling, trivial escnn representations
+    (``in_rep``/``out_rep``) on the invariant head.
     """
 
     def __init__(self) -> None:

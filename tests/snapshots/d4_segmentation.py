@@ -6,7 +6,7 @@
 
 Per-pixel labelling of microscopy tiles; the labels move with the tile.
 
-Spec:
+Spec (the fields this family reads; the header's hash is of the whole spec):
 
     name: d4_segmentation
     description: Per-pixel labelling of microscopy tiles; the labels move with the tile.
@@ -89,7 +89,8 @@ class D4Segmentation(torch.nn.Module):
             # 8: nonlinearity: 32x32 -> 32x32
             enn.ReLU(type_1, inplace=True),
         )
-        # head: 32x32 -> 32x32
+        # head: 32x32 -> 32x32. a 1x1 steerable convolution: a per-pixel equivariant linear
+        # map
         self.head = enn.R2Conv(type_1, type_2, kernel_size=1, padding=0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

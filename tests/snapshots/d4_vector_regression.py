@@ -2,12 +2,12 @@
 # Spec: d4_vector_regression (sha256 fb7e7b3cd6d9e414)
 # Edit freely: equidesign will not overwrite this file once it differs from what it wrote
 # (use --force).
-"""D4-invariant regression model for vector: equivariant MLP of projected eLinear layers (symm-
-learning).
+"""D4-invariant regression model for vector: equivariant MLP of projected eLinear layers
+(symm-learning).
 
 Energy of a square lattice plaquette from its 2 x 8 oriented edge features.
 
-Spec:
+Spec (the fields this family reads; the header's hash is of the whole spec):
 
     name: d4_vector_regression
     description: Energy of a square lattice plaquette from its 2 x 8 oriented edge features.
@@ -23,7 +23,6 @@ Spec:
     constraints:
       width: 8
       depth: 3
-      kernel_size: 5
       dtype: float32
       seed: 0
 
@@ -48,6 +47,20 @@ from __future__ import annotations
 import torch
 from escnn.group import dihedral_group, directsum
 from symm_learning.nn import IrrepSubspaceNormPooling, eBatchNorm1d, eLinear
+
+
+class RegularReLU(torch.nn.ReLU):
+    """ReLU on a permutation representation (regular representations are one).
+
+    The group acts on these features by permuting their coordinates, and a pointwise map
+    commutes with permutations: relu(P x) = P relu(x). ``in_rep``/``out_rep`` say so, so that an
+    auditor can test this layer alone.
+    """
+
+    def __init__(self, rep) -> None:
+        super().__init__()
+        self.in_rep = rep
+        self.out_rep = rep
 
 
 class InvariantHead(torch.nn.Module):
@@ -76,7 +89,8 @@ class InvariantHead(torch.nn.Module):
 class D4VectorRegression(torch.nn.Module):
     """D4-invariant MLP of projected eLinear layers (symm-learning).
 
-    Every layer exposes ``in_rep``/``out_rep`` (escnn representations), so each can be tested alone.
+    Every layer exposes ``in_rep``/``out_rep`` (escnn representations), the ReLUs on regular
+    representations included (``RegularReLU``), so each can be tested alone.
     """
 
     def __init__(self) -> None:
@@ -93,19 +107,13 @@ class D4VectorRegression(torch.nn.Module):
             eBatchNorm1d(rep_1),
             # 2: nonlinearity: regular representation: the group permutes coordinates, and a
             # pointwise map commutes with permutations
-            torch.nn.ReLU(),
-            # 3: linear:
+            RegularReLU(rep_1),
             eLinear(rep_1, rep_1),
-            # 4: norm:
             eBatchNorm1d(rep_1),
-            # 5: nonlinearity:
-            torch.nn.ReLU(),
-            # 6: linear:
+            RegularReLU(rep_1),
             eLinear(rep_1, rep_1),
-            # 7: norm:
             eBatchNorm1d(rep_1),
-            # 8: nonlinearity:
-            torch.nn.ReLU(),
+            RegularReLU(rep_1),
         )
         # invariant pooling: the norm of each irreducible component is invariant
         self.pool = IrrepSubspaceNormPooling(rep_1)

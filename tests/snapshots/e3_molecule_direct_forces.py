@@ -9,7 +9,7 @@ A molecular potential: the energy of a molecule and the forces on its atoms from
 l=1 head (one forward pass; the forces are equivariant but not exactly a gradient).
 Invariant to rotations, reflections, translations and the order of the atoms.
 
-Spec:
+Spec (the fields this family reads; the header's hash is of the whole spec):
 
     name: e3_molecule_direct_forces
     description: |
@@ -30,7 +30,6 @@ Spec:
     constraints:
       width: 8
       depth: 2
-      kernel_size: 5
       dtype: float32
       seed: 0
 
@@ -78,7 +77,7 @@ def radius_graph(pos: torch.Tensor, r: float, batch: torch.Tensor) -> torch.Tens
 
 
 class EdgeVectors(torch.nn.Module):
-    """pos[dst] - pos[src]: translations cancel, rotations act by R (irreps 1o)."""
+    """Edge vectors pos[dst] - pos[src]: translations cancel, rotations act by R (irreps 1o)."""
 
     irreps_in = o3.Irreps("1x1o")
     irreps_out = o3.Irreps("1x1o")

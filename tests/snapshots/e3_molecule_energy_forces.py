@@ -8,7 +8,7 @@ invariant, forces l=1) (e3nn + torch_geometric).
 A molecular potential: the energy of a molecule and the forces on its atoms, as -dE/dpos.
 Invariant to rotations, reflections, translations and the order of the atoms.
 
-Spec:
+Spec (the fields this family reads; the header's hash is of the whole spec):
 
     name: e3_molecule_energy_forces
     description: |
@@ -28,7 +28,6 @@ Spec:
     constraints:
       width: 8
       depth: 2
-      kernel_size: 5
       dtype: float32
       seed: 0
 
@@ -77,7 +76,7 @@ def radius_graph(pos: torch.Tensor, r: float, batch: torch.Tensor) -> torch.Tens
 
 
 class EdgeVectors(torch.nn.Module):
-    """pos[dst] - pos[src]: translations cancel, rotations act by R (irreps 1o)."""
+    """Edge vectors pos[dst] - pos[src]: translations cancel, rotations act by R (irreps 1o)."""
 
     irreps_in = o3.Irreps("1x1o")
     irreps_out = o3.Irreps("1x1o")

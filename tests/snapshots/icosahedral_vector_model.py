@@ -2,13 +2,12 @@
 # Spec: icosahedral_vector_model (sha256 5e16c665cd36fd93)
 # Edit freely: equidesign will not overwrite this file once it differs from what it wrote
 # (use --force).
-"""icosahedral-invariant classification model for vector: equivariant MLP of projected eLinear
+"""Icosahedral-invariant classification model for vector: equivariant MLP of projected eLinear
 layers (symm-learning).
 
-Spec:
+Spec (the fields this family reads; the header's hash is of the whole spec):
 
     name: icosahedral_vector_model
-    description: ''
     group: icosahedral
     domain: vector
     task:
@@ -21,7 +20,6 @@ Spec:
     constraints:
       width: 2
       depth: 2
-      kernel_size: 5
       dtype: float32
       seed: 0
 
@@ -43,6 +41,20 @@ from __future__ import annotations
 import torch
 from escnn.group import directsum, ico_group
 from symm_learning.nn import IrrepSubspaceNormPooling, eBatchNorm1d, eLinear
+
+
+class RegularReLU(torch.nn.ReLU):
+    """ReLU on a permutation representation (regular representations are one).
+
+    The group acts on these features by permuting their coordinates, and a pointwise map
+    commutes with permutations: relu(P x) = P relu(x). ``in_rep``/``out_rep`` say so, so that an
+    auditor can test this layer alone.
+    """
+
+    def __init__(self, rep) -> None:
+        super().__init__()
+        self.in_rep = rep
+        self.out_rep = rep
 
 
 class InvariantHead(torch.nn.Module):
@@ -69,9 +81,10 @@ class InvariantHead(torch.nn.Module):
 
 
 class IcosahedralVectorModel(torch.nn.Module):
-    """icosahedral-invariant MLP of projected eLinear layers (symm-learning).
+    """Icosahedral-invariant MLP of projected eLinear layers (symm-learning).
 
-    Every layer exposes ``in_rep``/``out_rep`` (escnn representations), so each can be tested alone.
+    Every layer exposes ``in_rep``/``out_rep`` (escnn representations), the ReLUs on regular
+    representations included (``RegularReLU``), so each can be tested alone.
     """
 
     def __init__(self) -> None:
@@ -90,13 +103,10 @@ class IcosahedralVectorModel(torch.nn.Module):
             eBatchNorm1d(rep_1),
             # 2: nonlinearity: regular representation: the group permutes coordinates, and a
             # pointwise map commutes with permutations
-            torch.nn.ReLU(),
-            # 3: linear:
+            RegularReLU(rep_1),
             eLinear(rep_1, rep_1),
-            # 4: norm:
             eBatchNorm1d(rep_1),
-            # 5: nonlinearity:
-            torch.nn.ReLU(),
+            RegularReLU(rep_1),
         )
         # invariant pooling: the norm of each irreducible component is invariant
         self.pool = IrrepSubspaceNormPooling(rep_1)

@@ -6,7 +6,7 @@
 
 Segments microscopy images, where orientation and handedness carry no meaning.
 
-Spec:
+Spec (the fields this family reads; the header's hash is of the whole spec):
 
     name: o2_segmentation
     description: Segments microscopy images, where orientation and handedness carry no meaning.
@@ -93,7 +93,8 @@ class O2Segmentation(torch.nn.Module):
             # 5: nonlinearity: 29x29 -> 29x29
             fourier_elu(self.gspace),
         )
-        # head: 29x29 -> 29x29
+        # head: 29x29 -> 29x29. a 1x1 steerable convolution: a per-pixel equivariant linear
+        # map
         self.head = enn.R2Conv(hidden, self.out_type, kernel_size=1, padding=0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -6,7 +6,7 @@
 
 Classifies 3D shapes in voxel grids (e.g. molecular densities or CT patches).
 
-Spec:
+Spec (the fields this family reads; the header's hash is of the whole spec):
 
     name: o3_voxel_classifier
     description: Classifies 3D shapes in voxel grids (e.g. molecular densities or CT patches).
@@ -30,22 +30,23 @@ Spec:
 Plan:
 
     features.0      R3Conv                         [trivial]
-                                                -> [4 x bandlimited(1)]  13x13 -> 13x13
+                                                -> [4 x bandlimited(1)]  13x13x13 -> 13x13x13
     features.1      IIDBatchNorm3d                 [4 x bandlimited(1)]
-                                                -> [4 x bandlimited(1)]  13x13 -> 13x13
+                                                -> [4 x bandlimited(1)]  13x13x13 -> 13x13x13
     features.2      FourierELU                     [4 x bandlimited(1)]
-                                                -> [4 x bandlimited(1)]  13x13 -> 13x13
+                                                -> [4 x bandlimited(1)]  13x13x13 -> 13x13x13
     features.3      PointwiseAvgPoolAntialiased3D  [4 x bandlimited(1)]
-                                                -> [4 x bandlimited(1)]  13x13 -> 7x7
+                                                -> [4 x bandlimited(1)]  13x13x13 -> 7x7x7
     features.4      R3Conv                         [4 x bandlimited(1)]
-                                                -> [4 x bandlimited(1)]  7x7 -> 7x7
+                                                -> [4 x bandlimited(1)]  7x7x7 -> 7x7x7
     features.5      IIDBatchNorm3d                 [4 x bandlimited(1)]
-                                                -> [4 x bandlimited(1)]  7x7 -> 7x7
+                                                -> [4 x bandlimited(1)]  7x7x7 -> 7x7x7
     features.6      FourierELU                     [4 x bandlimited(1)]
-                                                -> [4 x bandlimited(1)]  7x7 -> 7x7
+                                                -> [4 x bandlimited(1)]  7x7x7 -> 7x7x7
     invariant_pool  NormPool                       [4 x bandlimited(1)]
-                                                -> [4 x trivial]  7x7 -> 7x7
-    spatial_pool    PointwiseAdaptiveAvgPool3D     [4 x trivial] -> [4 x trivial]  7x7 -> 7x7
+                                                -> [4 x trivial]  7x7x7 -> 7x7x7
+    spatial_pool    PointwiseAdaptiveAvgPool3D     [4 x trivial]
+                                                -> [4 x trivial]  7x7x7 -> 1x1x1
     head            InvariantHead                  [4 x trivial] -> [5 x trivial]
 
 Trainable parameters: 2,721"""
@@ -102,7 +103,9 @@ def fourier_elu(gspace) -> enn.FourierELU:
 class O3VoxelClassifier(torch.nn.Module):
     """O3-invariant 3D steerable CNN on voxel grids (escnn).
 
-    Every layer exposes ``in_type``/``out_type`` (escnn field types), so each can be tested alone.
+    Every layer exposes its representations, so each can be tested alone: escnn field types
+    (``in_type``/``out_type``) up to the invariant pooling, trivial escnn representations
+    (``in_rep``/``out_rep``) on the invariant head.
 
     Tensors are (batch, channels, depth, height, width); escnn reads the spatial axes as (-z, -y,
     x).
@@ -120,29 +123,30 @@ class O3VoxelClassifier(torch.nn.Module):
         # (G.bl_irreps); the Fourier ELU defines them as its input type
         hidden = fourier_elu(self.gspace).in_type
         self.features = enn.SequentialModule(
-            # 0: lift: 13x13 -> 13x13. R3Conv solves the kernel constraint: its 3D filters commute
-            # with the group acting on the grid and on the fields
+            # 0: lift: 13x13x13 -> 13x13x13. R3Conv solves the kernel constraint: its 3D filters
+            # commute with the group acting on the grid and on the fields
             enn.R3Conv(self.in_type, hidden, kernel_size=5, padding=2),
-            # 1: norm: 13x13 -> 13x13. one statistic per field, shared by its components, so the
-            # group's mixing of them is respected
+            # 1: norm: 13x13x13 -> 13x13x13. one statistic per field, shared by its components, so
+            # the group's mixing of them is respected
             enn.IIDBatchNorm3d(hidden),
-            # 2: nonlinearity: 13x13 -> 13x13. samples each band-limited field on the 24 rotations
-            # of the cube, applies ELU there and projects back: exact on those rotations
+            # 2: nonlinearity: 13x13x13 -> 13x13x13. samples each band-limited field on the 24
+            # rotations of the cube, applies ELU there and projects back: exact on those rotations
             fourier_elu(self.gspace),
-            # 3: downsample: 13x13 -> 7x7. a linear, centred blur-and-subsample: it commutes with
-            # any field type when the window is centred
+            # 3: downsample: 13x13x13 -> 7x7x7. a linear, centred blur-and-subsample: it commutes
+            # with any field type when the window is centred
             enn.PointwiseAvgPoolAntialiased3D(hidden, sigma=0.66, stride=2),
-            # 4: conv: 7x7 -> 7x7
+            # 4: conv: 7x7x7 -> 7x7x7
             enn.R3Conv(hidden, hidden, kernel_size=5, padding=2),
-            # 5: norm: 7x7 -> 7x7
+            # 5: norm: 7x7x7 -> 7x7x7
             enn.IIDBatchNorm3d(hidden),
-            # 6: nonlinearity: 7x7 -> 7x7
+            # 6: nonlinearity: 7x7x7 -> 7x7x7
             fourier_elu(self.gspace),
         )
-        # invariant pooling: 7x7 -> 7x7. the norm of each field: the group acts on a field by
-        # an orthogonal matrix
+        # invariant pooling: 7x7x7 -> 7x7x7. the norm of each field: the group acts on a field
+        # by an orthogonal matrix
         self.invariant_pool = enn.NormPool(hidden)
-        # spatial pooling: 7x7 -> 7x7. mean over the grid: invariant to rotations of the grid
+        # spatial pooling: 7x7x7 -> 1x1x1. mean over the grid: invariant to rotations of the
+        # grid
         self.spatial_pool = enn.PointwiseAdaptiveAvgPool3D(self.invariant_pool.out_type, 1)
         # head: a plain MLP on invariant features: any map between trivial representations
         # commutes with the group

@@ -2,11 +2,11 @@
 # Spec: octahedral_voxel_segmentation (sha256 05f9bc3927711f8a)
 # Edit freely: equidesign will not overwrite this file once it differs from what it wrote
 # (use --force).
-"""octahedral-equivariant segmentation model for image3d: 3D steerable CNN (escnn).
+"""Octahedral-equivariant segmentation model for image3d: 3D steerable CNN (escnn).
 
 Labels every voxel of a volume whose orientation is arbitrary up to the cube's.
 
-Spec:
+Spec (the fields this family reads; the header's hash is of the whole spec):
 
     name: octahedral_voxel_segmentation
     description: Labels every voxel of a volume whose orientation is arbitrary up to the cube's.
@@ -30,13 +30,13 @@ Spec:
 
 Plan:
 
-    features.0  R3Conv          [trivial] -> [2 x regular]  9x9 -> 9x9
-    features.1  InnerBatchNorm  [2 x regular] -> [2 x regular]  9x9 -> 9x9
-    features.2  ReLU            [2 x regular] -> [2 x regular]  9x9 -> 9x9
-    features.3  R3Conv          [2 x regular] -> [2 x regular]  9x9 -> 9x9
-    features.4  InnerBatchNorm  [2 x regular] -> [2 x regular]  9x9 -> 9x9
-    features.5  ReLU            [2 x regular] -> [2 x regular]  9x9 -> 9x9
-    head        R3Conv          [2 x regular] -> [2 x trivial]  9x9 -> 9x9
+    features.0  R3Conv          [trivial] -> [2 x regular]  9x9x9 -> 9x9x9
+    features.1  InnerBatchNorm  [2 x regular] -> [2 x regular]  9x9x9 -> 9x9x9
+    features.2  ReLU            [2 x regular] -> [2 x regular]  9x9x9 -> 9x9x9
+    features.3  R3Conv          [2 x regular] -> [2 x regular]  9x9x9 -> 9x9x9
+    features.4  InnerBatchNorm  [2 x regular] -> [2 x regular]  9x9x9 -> 9x9x9
+    features.5  ReLU            [2 x regular] -> [2 x regular]  9x9x9 -> 9x9x9
+    head        R3Conv          [2 x regular] -> [2 x trivial]  9x9x9 -> 9x9x9
 
 Trainable parameters: 998"""
 
@@ -48,7 +48,7 @@ from escnn import nn as enn
 
 
 class OctahedralVoxelSegmentation(torch.nn.Module):
-    """octahedral-equivariant 3D steerable CNN on voxel grids (escnn).
+    """Octahedral-equivariant 3D steerable CNN on voxel grids (escnn).
 
     Every layer exposes ``in_type``/``out_type`` (escnn field types), so each can be tested alone.
 
@@ -67,23 +67,24 @@ class OctahedralVoxelSegmentation(torch.nn.Module):
         # hidden fields: 2 regular fields (24 channels each, permuted by the group)
         hidden = enn.FieldType(self.gspace, [G.regular_representation] * 2)
         self.features = enn.SequentialModule(
-            # 0: lift: 9x9 -> 9x9. R3Conv solves the kernel constraint: its 3D filters commute
+            # 0: lift: 9x9x9 -> 9x9x9. R3Conv solves the kernel constraint: its 3D filters commute
             # with the group acting on the grid and on the fields
             enn.R3Conv(self.in_type, hidden, kernel_size=3, padding=1),
-            # 1: norm: 9x9 -> 9x9. one mean and variance per regular field, shared by the channels
-            # the group permutes
+            # 1: norm: 9x9x9 -> 9x9x9. one mean and variance per regular field, shared by the
+            # channels the group permutes
             enn.InnerBatchNorm(hidden),
-            # 2: nonlinearity: 9x9 -> 9x9. regular fields: the group permutes their channels, and
-            # a pointwise map commutes with permutations
+            # 2: nonlinearity: 9x9x9 -> 9x9x9. regular fields: the group permutes their channels,
+            # and a pointwise map commutes with permutations
             enn.ReLU(hidden, inplace=True),
-            # 3: conv: 9x9 -> 9x9
+            # 3: conv: 9x9x9 -> 9x9x9
             enn.R3Conv(hidden, hidden, kernel_size=3, padding=1),
-            # 4: norm: 9x9 -> 9x9
+            # 4: norm: 9x9x9 -> 9x9x9
             enn.InnerBatchNorm(hidden),
-            # 5: nonlinearity: 9x9 -> 9x9
+            # 5: nonlinearity: 9x9x9 -> 9x9x9
             enn.ReLU(hidden, inplace=True),
         )
-        # head: 9x9 -> 9x9
+        # head: 9x9x9 -> 9x9x9. a 1x1x1 steerable convolution: a per-voxel equivariant linear
+        # map
         self.head = enn.R3Conv(hidden, self.out_type, kernel_size=1, padding=0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

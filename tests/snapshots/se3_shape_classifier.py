@@ -7,7 +7,7 @@
 Classifies 3D point clouds (shapes, conformers) whatever their position and orientation.
 Rotations and translations only: a shape and its mirror image may get different classes.
 
-Spec:
+Spec (the fields this family reads; the header's hash is of the whole spec):
 
     name: se3_shape_classifier
     description: |
@@ -26,7 +26,6 @@ Spec:
     constraints:
       width: 8
       depth: 2
-      kernel_size: 5
       dtype: float32
       seed: 0
 
@@ -79,7 +78,7 @@ def radius_graph(pos: torch.Tensor, r: float, batch: torch.Tensor) -> torch.Tens
 
 
 class EdgeVectors(torch.nn.Module):
-    """pos[dst] - pos[src]: translations cancel, rotations act by R (irreps 1o)."""
+    """Edge vectors pos[dst] - pos[src]: translations cancel, rotations act by R (irreps 1o)."""
 
     irreps_in = o3.Irreps("1x1o")
     irreps_out = o3.Irreps("1x1o")

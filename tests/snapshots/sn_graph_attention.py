@@ -6,7 +6,7 @@
 
 Labels the nodes of citation-like graphs; relabelling the nodes relabels the labels.
 
-Spec:
+Spec (the fields this family reads; the header's hash is of the whole spec):
 
     name: sn_graph_attention
     description: Labels the nodes of citation-like graphs; relabelling the nodes relabels the
@@ -27,7 +27,6 @@ Spec:
     constraints:
       width: 16
       depth: 2
-      kernel_size: 5
       dtype: float32
       seed: 0
       message_passing: gat

@@ -6,7 +6,7 @@
 
 Molecule-like graph classification from node and bond features.
 
-Spec:
+Spec (the fields this family reads; the header's hash is of the whole spec):
 
     name: sn_graph_classification
     description: Molecule-like graph classification from node and bond features.
@@ -25,7 +25,6 @@ Spec:
     constraints:
       width: 32
       depth: 3
-      kernel_size: 5
       dtype: float32
       seed: 0
 

@@ -6,7 +6,7 @@
 
 Per-node load of a power grid from node features and topology.
 
-Spec:
+Spec (the fields this family reads; the header's hash is of the whole spec):
 
     name: sn_node_regression
     description: Per-node load of a power grid from node features and topology.
@@ -25,7 +25,6 @@ Spec:
     constraints:
       width: 16
       depth: 2
-      kernel_size: 5
       dtype: float32
       seed: 0
 

@@ -6,7 +6,7 @@
 
 Per-particle scores that move with the particles when the set is reordered.
 
-Spec:
+Spec (the fields this family reads; the header's hash is of the whole spec):
 
     name: sn_set_per_element
     description: Per-particle scores that move with the particles when the set is reordered.
@@ -25,7 +25,6 @@ Spec:
     constraints:
       width: 16
       depth: 2
-      kernel_size: 5
       dtype: float32
       seed: 0
 

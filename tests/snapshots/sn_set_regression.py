@@ -6,7 +6,7 @@
 
 Total energy of a bag of particles from per-particle features.
 
-Spec:
+Spec (the fields this family reads; the header's hash is of the whole spec):
 
     name: sn_set_regression
     description: Total energy of a bag of particles from per-particle features.
@@ -24,7 +24,6 @@ Spec:
     constraints:
       width: 32
       depth: 2
-      kernel_size: 5
       dtype: float32
       seed: 0
 

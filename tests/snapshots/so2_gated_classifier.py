@@ -6,7 +6,7 @@
 
 Classifies galaxy cutouts, whose orientation on the sky carries no meaning.
 
-Spec:
+Spec (the fields this family reads; the header's hash is of the whole spec):
 
     name: so2_gated_classifier
     description: Classifies galaxy cutouts, whose orientation on the sky carries no meaning.
@@ -85,7 +85,9 @@ class InvariantHead(torch.nn.Module):
 class So2GatedClassifier(torch.nn.Module):
     """SO2-invariant steerable CNN with band-limited fields (escnn).
 
-    Every layer exposes ``in_type``/``out_type`` (escnn field types), so each can be tested alone.
+    Every layer exposes its representations, so each can be tested alone: escnn field types
+    (``in_type``/``out_type``) up to the invariant pooling, trivial escnn representations
+    (``in_rep``/``out_rep``) on the invariant head.
     """
 
     def __init__(self) -> None:

@@ -6,7 +6,7 @@
 
 Classifies images of objects that may appear at any orientation.
 
-Spec:
+Spec (the fields this family reads; the header's hash is of the whole spec):
 
     name: so2_image_classifier
     description: Classifies images of objects that may appear at any orientation.
@@ -95,7 +95,9 @@ def fourier_elu(gspace) -> enn.FourierELU:
 class So2ImageClassifier(torch.nn.Module):
     """SO2-invariant steerable CNN with band-limited fields (escnn).
 
-    Every layer exposes ``in_type``/``out_type`` (escnn field types), so each can be tested alone.
+    Every layer exposes its representations, so each can be tested alone: escnn field types
+    (``in_type``/``out_type``) up to the invariant pooling, trivial escnn representations
+    (``in_rep``/``out_rep``) on the invariant head.
     """
 
     def __init__(self) -> None:

@@ -61,6 +61,10 @@ def expand_emlp(spec: Any, rule: Rule) -> ArchitecturePlan:
         add("InvariantHead", "head", pooled, out_repr, name="head", features=max(16, 2 * width))
     else:
         add("eLinear", "head", hidden, out_repr, name="head")
+        layers[-1].why = (
+            f"the equivariant output: its weight is projected onto Hom_G({hidden}, {out_repr}), "
+            "so the output transforms by the representation the spec declares"
+        )
     plan.layers = layers
     plan.decisions += [
         Decision(

@@ -120,7 +120,7 @@ def check_nonlinearities(plan: ArchitecturePlan, group: GroupInfo) -> list[Adjus
 
 
 def _out_size(layer: LayerPlan, n: int) -> int:
-    if layer.kind == "PointwiseAdaptiveAvgPool2D":
+    if layer.kind.startswith("PointwiseAdaptiveAvgPool"):
         return 1
     if layer.stride and layer.stride > 1:
         k = layer.kernel_size or 1
@@ -136,9 +136,10 @@ def recompute_sizes(plan: ArchitecturePlan) -> None:
     for layer in plan.layers:
         if layer.in_size is None:
             continue
-        layer.in_size = [n, n]
+        axes = len(layer.in_size)  # 2 (images) or 3 (voxels)
+        layer.in_size = [n] * axes
         n = _out_size(layer, n)
-        layer.out_size = [n, n]
+        layer.out_size = [n] * axes
 
 
 def _fits(n: int, k: int, s: int, p: int) -> bool:

@@ -31,6 +31,8 @@ class LayerView:
 
     @property
     def comment_lines(self) -> list[str]:
+        if not self.comment:
+            return []
         text = f"{self.attr}: {self.comment}" if self.attr.isdigit() else self.comment
         return textwrap.wrap(text, 84)  # indented up to 12, plus "# ": within 100 columns
 
@@ -52,13 +54,22 @@ def _size(s: list[int] | None) -> str:
 
 
 def _comment(layer: LayerPlan, seen: set[str]) -> str:
-    """Role and sizes; the reason a kind is equivariant only where the kind first appears."""
+    """Role, sizes and why the layer is equivariant; a reason already given above is not
+    repeated, and a repeated layer with no sizes to tell gets no comment."""
     sizes = ""
     if layer.in_size and layer.out_size:
         sizes = f" {_size(layer.in_size)} -> {_size(layer.out_size)}."
-    why = "" if layer.kind in seen else f" {layer.why}"
-    seen.add(layer.kind)
+    key = f"{layer.kind}: {layer.why}"
+    why = "" if key in seen or not layer.why else f" {layer.why}"
+    seen.add(key)
+    if not sizes and not why:
+        return ""
     return f"{layer.role}:{sizes}{why}".strip().rstrip(".")
+
+
+def _sentence(text: str) -> str:
+    """``text`` with a capital first letter ("icosahedral-invariant ..." starts a sentence)."""
+    return text[:1].upper() + text[1:]
 
 
 def plan_table(plan: ArchitecturePlan) -> list[str]:
@@ -110,16 +121,35 @@ class _BaseView:
         p = self.plan
         kind = "invariant" if p.symmetry_type == "Invariant" else "equivariant"
         title = f"{p.group}-{kind} {p.task} model for {p.domain}: {p.family} ({p.library})."
-        lines = textwrap.wrap(title, 96) + [""]
+        lines = textwrap.wrap(_sentence(title), 96, break_on_hyphens=False) + [""]
         if p.description:
             for paragraph in p.description.splitlines():
                 lines += textwrap.wrap(paragraph, 96) or [""]
             lines += [""]
-        lines += ["Spec:", ""] + ["    " + line for line in self.spec_yaml.splitlines()]
+        lines += [
+            "Spec (the fields this family reads; the header's hash is of the whole spec):",
+            "",
+        ]
+        lines += ["    " + line for line in self.spec_lines()]
         lines += ["", "Plan:", ""] + ["    " + row for row in plan_table(p)]
         if p.parameters is not None:
             lines += ["", f"Trainable parameters: {p.parameters:,}"]
         return safe_docstring("\n".join(lines))
+
+    def spec_lines(self) -> list[str]:
+        """The canonical spec's YAML without the fields this family does not read: an empty
+        description, and the kernel size of families without convolutions."""
+        out, section = [], ""
+        for line in self.spec_yaml.splitlines():
+            if line and not line.startswith(" "):  # a top-level key (canonical YAML)
+                section = line.split(":", 1)[0]
+            if line == "description: ''":
+                continue
+            if section == "constraints" and line.startswith("  kernel_size: "):
+                if self.plan.kernel_size is None:
+                    continue
+            out.append(line)
+        return out
 
     def common(self) -> dict[str, Any]:
         p = self.plan
@@ -146,15 +176,24 @@ class _BaseView:
 
 def _class_doc(summary: str, *paragraphs: str) -> str:
     """A class docstring: the summary, then paragraphs wrapped and indented by 4."""
-    lines = [summary]
+    lines = [_sentence(summary)]
     for paragraph in paragraphs:
         lines += [""] + ["    " + line for line in textwrap.wrap(paragraph, 96)]
     return "\n".join(lines) + ("\n    " if paragraphs else "")
 
 
-_ESCNN_TYPES_DOC = (
-    "Every layer exposes ``in_type``/``out_type`` (escnn field types), so each can be tested alone."
-)
+def _escnn_types_doc(head: bool) -> str:
+    """What the model's layers declare (the auditor tests each one alone with it)."""
+    if not head:
+        return (
+            "Every layer exposes ``in_type``/``out_type`` (escnn field types), so each can be "
+            "tested alone."
+        )
+    return (
+        "Every layer exposes its representations, so each can be tested alone: escnn field types "
+        "(``in_type``/``out_type``) up to the invariant pooling, trivial escnn representations "
+        "(``in_rep``/``out_rep``) on the invariant head."
+    )
 
 
 class _EscnnView(_BaseView):
@@ -251,7 +290,7 @@ class GCNNView(_EscnnView):
             helpers=self.head_helpers(not dense),
             class_doc=_class_doc(
                 f"{self.plan.group}-{self.plan.symmetry_type.lower()} regular-field G-CNN (escnn).",
-                _ESCNN_TYPES_DOC,
+                _escnn_types_doc(not dense),
             ),
             in_channels=channels,
             height=size[0],
@@ -398,7 +437,7 @@ class SteerableView(_EscnnView):
             class_doc=_class_doc(
                 f"{p.group}-{p.symmetry_type.lower()} steerable CNN with band-limited fields "
                 "(escnn).",
-                _ESCNN_TYPES_DOC,
+                _escnn_types_doc(not dense),
             ),
             hidden_lines=self._hidden_lines(),
             in_channels=channels,
@@ -494,7 +533,7 @@ class VoxelsView(_EscnnView):
             + (["_voxel_fourier_elu.py.j2"] if o["continuous"] else []),
             class_doc=_class_doc(
                 f"{p.group}-{p.symmetry_type.lower()} 3D steerable CNN on voxel grids (escnn).",
-                _ESCNN_TYPES_DOC,
+                _escnn_types_doc(not dense),
                 "Tensors are (batch, channels, depth, height, width); escnn reads the spatial axes "
                 "as (-z, -y, x).",
             ),
@@ -547,12 +586,13 @@ class EMLPView(_BaseView):
                 f"from escnn.group import {escnn_imports}",
                 f"from symm_learning.nn import {symm_imports}",
             ],
-            helpers=["_invariant_head.py.j2"] if invariant else [],
+            helpers=["_regular_relu.py.j2"] + (["_invariant_head.py.j2"] if invariant else []),
             class_doc=_class_doc(
                 f"{self.plan.group}-{self.plan.symmetry_type.lower()} MLP of projected eLinear "
                 "layers (symm-learning).",
-                "Every layer exposes ``in_rep``/``out_rep`` (escnn representations), so each can "
-                "be tested alone.",
+                "Every layer exposes ``in_rep``/``out_rep`` (escnn representations), the ReLUs "
+                "on regular representations included (``RegularReLU``), so each can be tested "
+                "alone.",
             ),
             forward=(
                 "return self.head(self.pool(self.layers(x)))"
@@ -572,7 +612,7 @@ class EMLPView(_BaseView):
         if layer.kind == "eBatchNorm1d":
             return f"eBatchNorm1d({reps[layer.in_repr]})"
         if layer.kind == "ReLU":
-            return "torch.nn.ReLU()"
+            return f"RegularReLU({reps[layer.in_repr]})"
         if layer.kind == "IrrepSubspaceNormPooling":
             return f"IrrepSubspaceNormPooling({reps[layer.in_repr]})"
         if layer.kind == "InvariantHead":
