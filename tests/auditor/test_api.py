@@ -126,3 +126,15 @@ def test_train_mode_gradient_test_that_does_not_fit_says_so(monkeypatch):
     assert not train.checked and "does not fit in memory" in train.note
     assert "train mode: not checked" in report.to_text()
     assert report.verdict == "PASS"
+
+
+def test_random_inputs_that_do_not_fit_the_declared_input_type_are_a_clear_error():
+    from equidesign._libs import escnn_gspaces, escnn_nn
+
+    enn, gspace = escnn_nn(), escnn_gspaces().rot2dOnR2(4)
+    rgb = enn.FieldType(gspace, [gspace.trivial_repr] * 3)
+    model = enn.R2Conv(rgb, enn.FieldType(gspace, [gspace.regular_repr]), 3, padding=1)
+    with pytest.raises(AuditError, match=r"input type has 1 channels but the model declares"):
+        eqd.audit(model, Symmetry.images("C4", size=9))  # in_type defaults to 1 x trivial
+    report = eqd.audit(model, Symmetry.images("C4", "3 x trivial", "regular", size=9))
+    assert report.verdict == "PASS"

@@ -113,7 +113,8 @@ def _gradient_lines(r: AuditReport) -> list[str]:
     for m in g.modes:
         note = f" -- {m.note}" if m.note else ""
         value = f"{_e(m.max_rel)} ({m.level.value})" if m.checked else "not checked"
-        lines.append(f"  - {m.mode} mode: {value}{note}")
+        at = f" at {m.failing_element}" if m.failing_element else ""
+        lines.append(f"  - {m.mode} mode: {value}{at}{note}")
     lines.append(f"- Loss: {g.loss}")
     if g.float64_max_rel is not None:
         lines.append(

@@ -67,8 +67,42 @@ def _check_arguments(model: Any, symmetry: Any) -> None:
         )
 
 
-def _prepare_inputs(inputs, symmetry, n_inputs, seed, dtype, device) -> Any:
+def _declared_input(model: torch.nn.Module) -> tuple[str, int] | None:
+    """The representation the model declares on its input, as (description, size): its own
+    ``in_type``/``in_rep``, or for a sequence, that of its first layer."""
+    from .layerwise import is_container
+
+    module = model
+    while is_container(module) and len(module._modules) > 0:
+        first = next(iter(module._modules.values()))
+        if getattr(module, "in_type", None) is not None or first is None:
+            break
+        module = first
+    for attr in ("in_type", "in_rep"):
+        declared = getattr(module, attr, None)
+        size = getattr(declared, "size", None)
+        if isinstance(size, int) and not isinstance(declared, str):
+            return f"{type(module).__name__}.{attr} {declared}", size
+    return None
+
+
+def _check_declared_input(model: torch.nn.Module, symmetry: Symmetry) -> None:
+    """Random inputs are made for the symmetry's input type: it must be the model's."""
+    size = getattr(symmetry.in_action, "size", None)
+    declared = _declared_input(model)
+    if declared is None or not isinstance(size, int) or declared[1] == size:
+        return
+    what, channels = declared
+    raise AuditError(
+        f"symmetry: its input type has {size} channels but the model declares {what} with "
+        f"{channels}; build the symmetry with that input type (in_type=model.in_type, or the "
+        "representation's name), or pass inputs="
+    )
+
+
+def _prepare_inputs(inputs, symmetry, n_inputs, seed, dtype, device, model) -> Any:
     if inputs is None:
+        _check_declared_input(model, symmetry)
         x = symmetry.example_input(n_inputs, seed=seed, dtype=dtype, device=device)
     elif is_geometric(inputs):
         x = unwrap(inputs)
@@ -159,7 +193,7 @@ def audit(
     device = model_device(model)
     run_dtype = audit_dtype(model_dtype(model), dtype)
     with audit_conditions(model, run_dtype), _timed(timings, "total"):
-        x = _prepare_inputs(inputs, symmetry, n_inputs, seed, run_dtype, device)
+        x = _prepare_inputs(inputs, symmetry, n_inputs, seed, run_dtype, device, model)
         symmetry.observe(x)
         element_set = symmetry.elements(seed)
         elements = element_set.elements
@@ -339,9 +373,14 @@ def _gradient_in_float64(model, symmetry, x, elements, gradient) -> None:
         gradient.passed = True
         gradient.level = g64.level
         gradient.note = (
-            f"float32 round-off: the float64 gradients err {g64.max_rel:.1e}; in float32 a max "
-            "operation flips at a near-tie"
+            f"float32 round-off: in float64 the gradients err {g64.max_rel:.1e}, so the float32 "
+            "error is precision, not structure (cancellation, or a max operation at a near-tie)"
         )
+        for mode in gradient.modes:
+            if not mode.passed:
+                mode.note = (mode.note + "; " if mode.note else "") + (
+                    "float32 round-off: passes in float64"
+                )
 
 
 def _forces_in_float64(model, symmetry, x, elements, forces) -> None:

@@ -458,7 +458,8 @@ def diagnose(
                 f"; end to end the error is only {result.max_rel:.1e}: a later layer discards "
                 "what this layer breaks, until training opens a path from it to the output"
             )
-        severity = "High" if not e2e_ok else "Medium"
+        # High: it breaks the output; Medium: the output hides it, or it breaks only a little
+        severity = "High" if not e2e_ok and t.result.level == Level.BROKEN else "Medium"
         d.findings.append(_layer_finding(t, severity, hidden))
         if e2e_ok:
             attention.append(f"layer {t.name} breaks equivariance")
