@@ -61,3 +61,18 @@ def test_c8_model_with_invariant_output_passes_off_the_grid():
     report = eqd.audit(model, sym, x, layerwise=False, gradients=False)
     interpolated = report.end_to_end.interpolated
     assert interpolated.passed and interpolated.ratio < INTERPOLATION_RATIO_PASS / 2
+
+
+def test_continuous_group_tested_on_its_grid_subgroup_only_is_reported_as_such():
+    torch.manual_seed(0)
+    model = DenseCNN(8).eval()
+    sym = Symmetry.images("SO2", "trivial", "trivial", size=29, n_random=0)  # quarter turns
+    report = eqd.audit(model, sym, lie_derivative=False)
+    assert report.settings.subgroup_only
+    assert report.verdict == "NEEDS_ATTENTION"
+    finding = report.findings_of("untested")[0]
+    assert "finite subgroup only" in finding.title and finding.location == "symmetry"
+    sampled = eqd.audit(
+        model, Symmetry.images("SO2", "trivial", "trivial", size=29), lie_derivative=False
+    )
+    assert not sampled.settings.subgroup_only and not sampled.findings_of("untested")

@@ -301,6 +301,7 @@ def audit(
             untested_names=[u.name for u in untested],
             gradient=gradient,
             self_checks=checks,
+            subgroup_only=element_set.subgroup_only and lee is None,
         )
     settings = AuditSettings(
         seed=seed,
@@ -310,6 +311,7 @@ def audit(
         elements=[e.label for e in elements],
         exhaustive=element_set.exhaustive,
         element_note=element_set.note,
+        subgroup_only=element_set.subgroup_only,
         layerwise=layerwise,
         gradients=gradients,
         torch_version=torch.__version__,

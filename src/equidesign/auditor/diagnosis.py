@@ -401,9 +401,25 @@ def diagnose(
     gradient: GradientResult | None,
     self_checks,
     forces=None,
+    subgroup_only: bool = False,
 ) -> Diagnosis:
     d = Diagnosis()
     fail, attention = [], []
+    if subgroup_only:
+        n = len(result.per_element)
+        d.findings.append(
+            Finding(
+                kind="untested",
+                title=f"{symmetry.name} is continuous but was tested on {n} elements of a finite "
+                "subgroup only (no Haar-random element, no Lie derivative)",
+                location="symmetry",
+                severity="Medium",
+                fix="sample Haar-random elements (n_random > 0 in the Symmetry) or compute the "
+                "Lie derivative (lie_derivative=True)",
+                evidence=f"elements: {', '.join(p.label for p in result.per_element)}",
+            )
+        )
+        attention.append(f"only a finite subgroup of {symmetry.name} was tested")
     precision = result.float64 is not None and result.float64.cause == "precision"
     e2e_ok = result.passed or precision
     failing = [t for t in tests if not t.result.passed]

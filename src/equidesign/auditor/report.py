@@ -238,6 +238,10 @@ class AuditSettings(_Model):
     elements: list[str]
     exhaustive: bool
     element_note: str = ""
+    subgroup_only: bool = Field(
+        default=False,
+        description="a continuous group was tested on a finite subgroup of it only",
+    )
     layerwise: bool = True
     gradients: bool = True
     torch_version: str = ""

@@ -81,7 +81,11 @@ def escnn_elements(
         for i, (v, flag) in enumerate(zip(values, flags, strict=True))
     ]
     _dedupe_labels(elements)
-    return ElementSet(elements=elements, exhaustive=exhaustive, note=note)
+    # a continuous group with no Haar-random element: only its finite grid subgroup is tested
+    subgroup_only = G.order() <= 0 and n_random == 0
+    return ElementSet(
+        elements=elements, exhaustive=exhaustive, note=note, subgroup_only=subgroup_only
+    )
 
 
 def _dedupe_labels(elements: list[TestElement]) -> None:
