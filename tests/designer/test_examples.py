@@ -141,7 +141,8 @@ def test_architecture_specification_follows_the_template(designs):
         "Layer Specification:",
         "Estimated Parameters: 6,106",
         "Key Dependencies: torch",
-        "Code skeleton",
+        "Code Skeleton:",
+        "NEXT STEPS:",
     ):
         assert part in text
 

@@ -80,6 +80,11 @@ class C8ImageClassifier(torch.nn.Module):
     Every layer exposes its representations, so each can be tested alone: escnn field types
     (``in_type``/``out_type``) up to the invariant pooling, trivial escnn representations
     (``in_rep``/``out_rep``) on the invariant head.
+
+    Exactness: its subgroup C4 (rotations by multiples of 90 degrees) maps the pixel grid onto
+    itself exactly; its rotations by 45, 135, 225 and 315 degrees are only approximately carried by
+    the pixel grid: the filters are sampled on it and rotated images are interpolated; the audit
+    judges those against the input's own interpolation error.
     """
 
     def __init__(self) -> None:
@@ -95,7 +100,8 @@ class C8ImageClassifier(torch.nn.Module):
         self.out_type = type_3
         self.features = enn.SequentialModule(
             # 0: lift: 33x33 -> 33x33. R2Conv solves the kernel constraint: its filters commute
-            # with the group acting on the grid and on the fields
+            # with the group acting on the grid and on the fields (exact for the elements that map
+            # the grid onto itself; approximate, up to interpolation, for the others)
             enn.R2Conv(in_type, type_1, kernel_size=7, padding=3),
             # 1: norm: 33x33 -> 33x33. one mean and variance per regular field, shared by the
             # channels the group permutes
@@ -105,6 +111,8 @@ class C8ImageClassifier(torch.nn.Module):
             enn.ReLU(type_1, inplace=True),
             # 3: downsample: 33x33 -> 17x17. an odd, centred window: rotations map centred windows
             # to centred windows when (size + 2 padding - window) is a multiple of the stride
+            # (exact for the elements that map the grid onto itself; approximate, up to
+            # interpolation, for the others)
             enn.PointwiseAvgPoolAntialiased2D(type_1, sigma=0.66, stride=2),
             # 4: conv: 17x17 -> 17x17
             enn.R2Conv(type_1, type_1, kernel_size=7, padding=3),
@@ -125,7 +133,8 @@ class C8ImageClassifier(torch.nn.Module):
         # their permutation
         self.group_pool = enn.GroupPooling(type_1)
         # spatial pooling: 9x9 -> 1x1. mean over the grid: invariant to rotations and flips of
-        # the grid
+        # the grid (exact for the elements that map the grid onto itself; approximate, up to
+        # interpolation, for the others)
         self.spatial_pool = enn.PointwiseAdaptiveAvgPool2D(type_2, 1)
         # head: a plain MLP on invariant features: any map between trivial representations
         # commutes with the group

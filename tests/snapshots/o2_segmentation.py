@@ -62,6 +62,11 @@ class O2Segmentation(torch.nn.Module):
     """O2-equivariant steerable CNN with band-limited fields (escnn).
 
     Every layer exposes ``in_type``/``out_type`` (escnn field types), so each can be tested alone.
+
+    Exactness: rotations by multiples of 90 degrees and the reflections across the grid's axes and
+    diagonals map the pixel grid onto itself exactly; every other angle is only approximately
+    carried by the pixel grid: the filters are sampled on it and rotated images are interpolated;
+    the audit judges those against the input's own interpolation error.
     """
 
     def __init__(self) -> None:
@@ -77,7 +82,9 @@ class O2Segmentation(torch.nn.Module):
         hidden = fourier_elu(self.gspace).in_type
         self.features = enn.SequentialModule(
             # 0: lift: 29x29 -> 29x29. R2Conv solves the kernel constraint for SO(2)/O(2): band-
-            # limited steerable filters (circular harmonics times radial profiles)
+            # limited steerable filters (circular harmonics times radial profiles) (exact for the
+            # elements that map the grid onto itself; approximate, up to interpolation, for the
+            # others)
             enn.R2Conv(self.in_type, hidden, kernel_size=5, padding=2),
             # 1: norm: 29x29 -> 29x29. one statistic per field, shared by its components, so the
             # group's mixing of them is respected
@@ -94,7 +101,8 @@ class O2Segmentation(torch.nn.Module):
             fourier_elu(self.gspace),
         )
         # head: 29x29 -> 29x29. a 1x1 steerable convolution: a per-pixel equivariant linear
-        # map
+        # map (exact for the elements that map the grid onto itself; approximate, up to
+        # interpolation, for the others)
         self.head = enn.R2Conv(hidden, self.out_type, kernel_size=1, padding=0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

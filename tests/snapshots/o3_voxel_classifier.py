@@ -107,6 +107,11 @@ class O3VoxelClassifier(torch.nn.Module):
     (``in_type``/``out_type``) up to the invariant pooling, trivial escnn representations
     (``in_rep``/``out_rep``) on the invariant head.
 
+    Exactness: the 24 rotations of the cube (48 with the inversion) map the voxel grid onto itself
+    exactly; rotations by any other angle are only approximately carried by the voxel grid: the
+    filters are sampled on it and rotated volumes are interpolated; the audit judges those against
+    the input's own interpolation error.
+
     Tensors are (batch, channels, depth, height, width); escnn reads the spatial axes as (-z, -y,
     x).
     """
@@ -124,7 +129,8 @@ class O3VoxelClassifier(torch.nn.Module):
         hidden = fourier_elu(self.gspace).in_type
         self.features = enn.SequentialModule(
             # 0: lift: 13x13x13 -> 13x13x13. R3Conv solves the kernel constraint: its 3D filters
-            # commute with the group acting on the grid and on the fields
+            # commute with the group acting on the grid and on the fields (exact for the elements
+            # that map the grid onto itself; approximate, up to interpolation, for the others)
             enn.R3Conv(self.in_type, hidden, kernel_size=5, padding=2),
             # 1: norm: 13x13x13 -> 13x13x13. one statistic per field, shared by its components, so
             # the group's mixing of them is respected
@@ -133,7 +139,8 @@ class O3VoxelClassifier(torch.nn.Module):
             # rotations of the cube, applies ELU there and projects back: exact on those rotations
             fourier_elu(self.gspace),
             # 3: downsample: 13x13x13 -> 7x7x7. a linear, centred blur-and-subsample: it commutes
-            # with any field type when the window is centred
+            # with any field type when the window is centred (exact for the elements that map the
+            # grid onto itself; approximate, up to interpolation, for the others)
             enn.PointwiseAvgPoolAntialiased3D(hidden, sigma=0.66, stride=2),
             # 4: conv: 7x7x7 -> 7x7x7
             enn.R3Conv(hidden, hidden, kernel_size=5, padding=2),
@@ -146,7 +153,8 @@ class O3VoxelClassifier(torch.nn.Module):
         # by an orthogonal matrix
         self.invariant_pool = enn.NormPool(hidden)
         # spatial pooling: 7x7x7 -> 1x1x1. mean over the grid: invariant to rotations of the
-        # grid
+        # grid (exact for the elements that map the grid onto itself; approximate, up to
+        # interpolation, for the others)
         self.spatial_pool = enn.PointwiseAdaptiveAvgPool3D(self.invariant_pool.out_type, 1)
         # head: a plain MLP on invariant features: any map between trivial representations
         # commutes with the group

@@ -88,6 +88,11 @@ class So2GatedClassifier(torch.nn.Module):
     Every layer exposes its representations, so each can be tested alone: escnn field types
     (``in_type``/``out_type``) up to the invariant pooling, trivial escnn representations
     (``in_rep``/``out_rep``) on the invariant head.
+
+    Exactness: rotations by multiples of 90 degrees map the pixel grid onto itself exactly; every
+    other angle is only approximately carried by the pixel grid: the filters are sampled on it and
+    rotated images are interpolated; the audit judges those against the input's own interpolation
+    error.
     """
 
     def __init__(self) -> None:
@@ -106,7 +111,9 @@ class So2GatedClassifier(torch.nn.Module):
         gate_input = gates + hidden
         self.features = enn.SequentialModule(
             # 0: lift: 21x21 -> 21x21. R2Conv solves the kernel constraint for SO(2)/O(2): band-
-            # limited steerable filters (circular harmonics times radial profiles)
+            # limited steerable filters (circular harmonics times radial profiles) (exact for the
+            # elements that map the grid onto itself; approximate, up to interpolation, for the
+            # others)
             enn.R2Conv(self.in_type, gate_input, kernel_size=5, padding=2),
             # 1: norm: 21x21 -> 21x21. normalises each irreducible component (a mean only on
             # trivial ones, one variance per irrep), so the group's action on each component is
@@ -118,7 +125,8 @@ class So2GatedClassifier(torch.nn.Module):
                 gate_input, gates=["gate"] * len(gates) + ["gated"] * len(hidden)
             ),
             # 3: downsample: 21x21 -> 11x11. a linear, centred blur-and-subsample: it commutes
-            # with any field type when the window is centred
+            # with any field type when the window is centred (exact for the elements that map the
+            # grid onto itself; approximate, up to interpolation, for the others)
             enn.PointwiseAvgPoolAntialiased2D(hidden, sigma=0.66, stride=2),
             # 4: conv: 11x11 -> 11x11
             enn.R2Conv(hidden, gate_input, kernel_size=5, padding=2),
@@ -133,7 +141,8 @@ class So2GatedClassifier(torch.nn.Module):
         # reflections) act on a field by an orthogonal matrix, which leaves its norm unchanged
         self.norm_pool = enn.NormPool(hidden)
         # spatial pooling: 11x11 -> 1x1. mean over the grid: invariant to rotations of the
-        # grid
+        # grid (exact for the elements that map the grid onto itself; approximate, up to
+        # interpolation, for the others)
         self.spatial_pool = enn.PointwiseAdaptiveAvgPool2D(self.norm_pool.out_type, 1)
         # head: a plain MLP on invariant features: any map between trivial representations
         # commutes with the group

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import replace
 from typing import Any
@@ -22,6 +23,9 @@ __all__ = [
     "per_output",
     "output_decision",
     "per_node_outputs",
+    "grid_note",
+    "mark_approximate",
+    "APPROXIMATE",
     "times",
 ]
 
@@ -103,6 +107,94 @@ def output_decision(spec: Any, out_repr: str) -> Decision:
         why="each class's scores (each target's value) transform by the representation the spec "
         "names; the model returns one copy per class or target, one after the other",
     )
+
+
+def grid_note(group: GroupInfo, domain: str) -> str:
+    """Which elements the pixel (voxel) grid carries exactly, when some it does not; ``""`` when
+    every element maps the grid onto itself (C1, C2, C4, D1, D2, D4, the cube's groups)."""
+    if domain == "image2d" and group.kind in ("cyclic", "dihedral"):
+        n, dihedral = int(group.n), group.kind == "dihedral"
+        exact = math.gcd(n, 4)
+        if exact == n:
+            return ""
+        off = [f"{k * 360 / n:g}" for k in range(1, n) if (k * exact) % n]
+        angles = ", ".join(off[:-1]) + f" and {off[-1]}" if len(off) > 1 else off[0]
+        angles = angles if len(off) <= 6 else f"{off[0]}, {off[1]}, ..."
+        flips = ", and the reflections composed with them" if dihedral else ""
+        if exact == 1:
+            sub = "the identity and one reflection" if dihedral else "the identity"
+            on_grid = f"only {sub} map{'' if dihedral else 's'} the pixel grid onto itself exactly"
+        else:
+            on_grid = (
+                f"its subgroup {'D' if dihedral else 'C'}{exact} (rotations by multiples of "
+                f"{360 // exact} degrees{flips}) maps the pixel grid onto itself exactly"
+            )
+        return (
+            f"{on_grid}; its rotations by {angles} degrees{flips} are only approximately carried "
+            "by the pixel grid: the filters are sampled on it and rotated images are interpolated"
+        )
+    if domain == "image2d" and group.kind in ("so2", "o2"):
+        flips = (
+            " and the reflections across the grid's axes and diagonals"
+            if group.kind == "o2"
+            else ""
+        )
+        return (
+            f"rotations by multiples of 90 degrees{flips} map the pixel grid onto itself "
+            "exactly; every other angle is only approximately carried by the pixel grid: the "
+            "filters are sampled on it and rotated images are interpolated"
+        )
+    if domain == "image3d" and group.kind in ("so3", "o3", "ico", "full_ico"):
+        exact = "the 24 rotations of the cube" + (
+            " (48 with the inversion)" if group.kind in ("o3", "full_ico") else ""
+        )
+        ico = group.kind in ("ico", "full_ico")
+        return (
+            (f"its elements that are among {exact}" if ico else exact)
+            + " map the voxel grid onto itself exactly; "
+            f"{'the others (its five-fold rotations, ...)' if ico else 'rotations by any other angle'} "
+            "are only approximately carried by the voxel grid: the filters are sampled on it and "
+            "rotated volumes are interpolated"
+        )
+    return ""
+
+
+#: layer kinds whose exactness depends on the grid carrying the group element
+_GRID_KINDS = (
+    "R2Conv",
+    "R3Conv",
+    "PointwiseAvgPoolAntialiased2D",
+    "PointwiseAvgPoolAntialiased3D",
+    "PointwiseAvgPool2D",
+    "PointwiseAdaptiveAvgPool2D",
+    "PointwiseAdaptiveAvgPool3D",
+)
+
+
+def mark_approximate(plan: ArchitecturePlan, note: str) -> None:
+    """Say, on every layer that works on the grid, that off-grid elements are approximate."""
+    if not note:
+        return
+    plan.options["grid"] = note
+    for layer in plan.layers:
+        if layer.kind in _GRID_KINDS:
+            layer.why += APPROXIMATE
+    plan.decisions.append(
+        Decision(
+            topic="exactness on the grid",
+            choice=note,
+            rule="elements off the pixel grid are approximate",
+            why="the audit tests the exact elements to float precision and judges the others "
+            "against the interpolation error of the input itself (rotate and rotate back)",
+        )
+    )
+
+
+#: what a grid-bound layer's reason adds when some group elements are off the grid
+APPROXIMATE = (
+    " (exact for the elements that map the grid onto itself; approximate, up to interpolation, "
+    "for the others)"
+)
 
 
 def _input_repr(spec: Any) -> str:

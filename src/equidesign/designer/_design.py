@@ -143,7 +143,7 @@ class Design:
         """The ARCHITECTURE SPECIFICATION (markdown)."""
         from ..templates import render_architecture
 
-        return render_architecture(self.plan)
+        return render_architecture(self.plan, self.source)
 
     def __repr__(self) -> str:
         return f"Design({self.plan.class_name}: {self.plan.family}, {self.plan.parameters} params)"

@@ -14,6 +14,8 @@ from ..groups import parse_rep_expr
 from ._common import (
     base_plan,
     format_terms,
+    grid_note,
+    mark_approximate,
     output_decision,
     output_dim,
     per_output,
@@ -138,6 +140,7 @@ def expand_gcnn(spec: Any, rule: Rule) -> ArchitecturePlan:
         layers[-1].in_size = layers[-1].out_size = None
     plan.layers = layers
     plan.decisions += _decisions(spec, hidden, dense, out_repr)
+    mark_approximate(plan, grid_note(spec.group_info, spec.domain))
     return plan
 
 

@@ -30,6 +30,8 @@ from ..groups import parse_rep_expr
 from ._common import (
     base_plan,
     format_terms,
+    grid_note,
+    mark_approximate,
     output_decision,
     output_dim,
     per_output,
@@ -309,4 +311,5 @@ def expand_steerable(spec: Any, rule: Rule) -> ArchitecturePlan:
     ]
     if dense:
         plan.decisions.append(output_decision(spec, out_repr))
+    mark_approximate(plan, grid_note(spec.group_info, spec.domain))
     return plan

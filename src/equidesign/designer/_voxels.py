@@ -17,6 +17,8 @@ from ..groups import parse_rep_expr
 from ._common import (
     base_plan,
     format_terms,
+    grid_note,
+    mark_approximate,
     output_decision,
     output_dim,
     per_output,
@@ -149,6 +151,7 @@ def expand_voxels(spec: Any, rule: Rule) -> ArchitecturePlan:
     plan.decisions += _decisions(group, hidden, continuous, dense, out_repr)
     if dense:
         plan.decisions.append(output_decision(spec, out_repr))
+    mark_approximate(plan, grid_note(spec.group_info, spec.domain))
     return plan
 
 

@@ -172,9 +172,10 @@ def check_parity(plan: ArchitecturePlan, group: GroupInfo) -> list[Adjustment]:
                     window // 2,
                     POOL_SIGMA,
                 )
+            from ._common import APPROXIMATE
             from ._gcnn import WHY
 
-            layer.why = WHY[layer.kind]
+            layer.why = WHY[layer.kind] + (APPROXIMATE if plan.options.get("grid") else "")
             out.append(
                 Adjustment(
                     check="parity",

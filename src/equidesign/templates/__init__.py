@@ -55,8 +55,10 @@ def _method_docstring(text: str, indent: int = 8, width: int = 100) -> str:
     return "\n".join([lines[0], *(pad + line for line in lines[1:])]) + "\n" + pad
 
 
-def render_architecture(plan) -> str:
-    """The ARCHITECTURE SPECIFICATION (design guide template) for ``plan``, as markdown."""
+def render_architecture(plan, source: str | None = None) -> str:
+    """The ARCHITECTURE SPECIFICATION (design guide template) for ``plan``, as markdown; its
+    code skeleton is the model class of ``source`` (the generated module) when given."""
     from ._architecture import architecture_context
 
-    return environment().get_template("architecture.md.j2").render(**architecture_context(plan))
+    context = architecture_context(plan, source)
+    return environment().get_template("architecture.md.j2").render(**context)

@@ -203,6 +203,18 @@ class _EscnnView(_BaseView):
         lines = ["import torch", "from escnn import gspaces", "from escnn import nn as enn"]
         return lines + (["from escnn.group import directsum"] if head else [])
 
+    def grid_doc(self) -> list[str]:
+        """A paragraph on the elements the grid carries only approximately, if any."""
+        note = self.plan.options.get("grid")
+        return (
+            [
+                f"Exactness: {note}; the audit judges those against the input's own "
+                "interpolation error."
+            ]
+            if note
+            else []
+        )
+
     def head_helpers(self, head: bool) -> list[str]:
         return ["_invariant_head.py.j2"] if head else []
 
@@ -291,6 +303,7 @@ class GCNNView(_EscnnView):
             class_doc=_class_doc(
                 f"{self.plan.group}-{self.plan.symmetry_type.lower()} regular-field G-CNN (escnn).",
                 _escnn_types_doc(not dense),
+                *self.grid_doc(),
             ),
             in_channels=channels,
             height=size[0],
@@ -438,6 +451,7 @@ class SteerableView(_EscnnView):
                 f"{p.group}-{p.symmetry_type.lower()} steerable CNN with band-limited fields "
                 "(escnn).",
                 _escnn_types_doc(not dense),
+                *self.grid_doc(),
             ),
             hidden_lines=self._hidden_lines(),
             in_channels=channels,
@@ -534,6 +548,7 @@ class VoxelsView(_EscnnView):
             class_doc=_class_doc(
                 f"{p.group}-{p.symmetry_type.lower()} 3D steerable CNN on voxel grids (escnn).",
                 _escnn_types_doc(not dense),
+                *self.grid_doc(),
                 "Tensors are (batch, channels, depth, height, width); escnn reads the spatial axes "
                 "as (-z, -y, x).",
             ),
