@@ -585,7 +585,8 @@ def diagnose(
             )
         )
         (fail if forces.level == Level.BROKEN else attention).append("forces")
-    if result.interpolated is not None and not result.interpolated.passed:
+    # off-grid errors say something of their own only when the exact elements pass
+    if result.interpolated is not None and not result.interpolated.passed and e2e_ok:
         it = result.interpolated
         d.findings.append(
             Finding(
@@ -606,13 +607,18 @@ def diagnose(
 
     for check in self_checks.checks:
         if not check.passed:
+            batch_dependent = check.name == "identity" and "depends on the rest" in check.detail
             d.findings.append(
                 Finding(
                     kind="harness",
                     title=f"self-check '{check.name}' failed: {check.detail}",
-                    location="symmetry",
+                    location="model" if batch_dependent else "symmetry",
                     severity="High",
-                    fix="fix the symmetry description (actions, elements) or the model's "
+                    fix="the same sample gives another output at another place in the batch: "
+                    "remove what reads the batch as a whole (a batch-wide index, statistics "
+                    "over the batch in eval mode) or any randomness in eval mode"
+                    if batch_dependent
+                    else "fix the symmetry description (actions, elements) or the model's "
                     "determinism before trusting this audit",
                 )
             )
