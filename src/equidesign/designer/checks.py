@@ -5,7 +5,11 @@
 2. ``plain layers``: no plain BatchNorm, Linear or Conv over non-trivial fields.
 3. ``nonlinearities``: pointwise nonlinearities only on representations that allow them
    (escnn's ``supported_nonlinearities`` contains ``pointwise``: permutation representations).
-4. ``parity``: every strided or pooling step sees a size that fits its window:
+4. ``permutation layers``: pointwise max pooling, group pooling (a max over each field's
+   channels) and per-field batch norm that shares statistics over a field's channels
+   (``InnerBatchNorm``) only on permutation representations; on other fields, escnn's norm-based
+   or IID counterparts.
+5. ``parity``: every strided or pooling step sees a size that fits its window:
    ``(size + 2 padding - window)`` must be a multiple of the stride, or its sampling grid is not
    centred and rotations move it (an odd window needs an odd size, a 2x2 pool an even one).
 """
@@ -14,12 +18,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..errors import DesignError
+from ..errors import DesignError, RepresentationError
 from ..groups import GroupInfo, non_permutation_atoms, parse_rep_expr
 from ._gcnn import POOL_SIGMA, antialiased_window
 from .plan import Adjustment, ArchitecturePlan, LayerPlan
 
-__all__ = ["CHECKS", "run_checks", "recompute_sizes", "POINTWISE_KINDS"]
+__all__ = [
+    "CHECKS",
+    "run_checks",
+    "recompute_sizes",
+    "POINTWISE_KINDS",
+    "check_permutation_layers",
+]
 
 POINTWISE_KINDS = {"ReLU", "ELU", "LeakyReLU", "Tanh", "Sigmoid", "GELU", "SiLU"}
 _PLAIN_REPLACEMENTS = {
@@ -28,6 +38,21 @@ _PLAIN_REPLACEMENTS = {
     "BatchNorm1d": (None, None, "eBatchNorm1d"),
     "Linear": (None, None, "eLinear"),
     "Conv2d": ("R2Conv", "R2Conv", None),
+    "BatchNorm3d": ("InnerBatchNorm", "IIDBatchNorm3d", None),
+    "Conv3d": ("R3Conv", "R3Conv", None),
+}
+#: pointwise max pools -> the counterpart on fields that are no permutation representation
+_MAX_POOLS = {
+    "PointwiseMaxPool2D": "NormMaxPool",
+    "PointwiseMaxPoolAntialiased2D": "NormMaxPool",
+    "PointwiseMaxPool3D": "PointwiseAvgPoolAntialiased3D",
+    "PointwiseMaxPoolAntialiased3D": "PointwiseAvgPoolAntialiased3D",
+}
+_AVG_POOLS = {
+    "PointwiseAvgPoolAntialiased2D",
+    "PointwiseAvgPool2D",
+    "PointwiseAvgPoolAntialiased3D",
+    "PointwiseAvgPool3D",
 }
 
 
@@ -43,7 +68,7 @@ def check_kernels(plan: ArchitecturePlan, group: GroupInfo) -> list[Adjustment]:
     out = []
     for layer in plan.layers:
         k = layer.kernel_size
-        if layer.kind in ("R2Conv", "Conv2d") and k is not None and k % 2 == 0:
+        if layer.kind in ("R2Conv", "Conv2d", "R3Conv", "Conv3d") and k is not None and k % 2 == 0:
             layer.kernel_size, layer.padding = k + 1, (k + 1) // 2
             out.append(
                 Adjustment(
@@ -68,7 +93,12 @@ def check_plain_layers(plan: ArchitecturePlan, group: GroupInfo) -> list[Adjustm
     out = []
     vectors = plan.domain == "vector"
     for layer in plan.layers:
-        if layer.kind not in _PLAIN_REPLACEMENTS or _is_trivial(layer.in_repr):
+        if layer.kind not in _PLAIN_REPLACEMENTS:
+            continue
+        # a plain conv's filters see the grid, which the group moves, whatever the fields; a
+        # plain map between invariant features is fine
+        spatial = layer.kind.startswith("Conv")
+        if not spatial and _is_trivial(layer.in_repr) and _is_trivial(layer.out_repr):
             continue
         regular, other, vec = _PLAIN_REPLACEMENTS[layer.kind]
         new = vec if vectors else (regular if _is_regular(layer.in_repr) else other)
@@ -81,7 +111,12 @@ def check_plain_layers(plan: ArchitecturePlan, group: GroupInfo) -> list[Adjustm
             Adjustment(
                 check="plain layers",
                 what=f"{layer.name}: {layer.kind} -> {new}",
-                why=f"a plain {layer.kind} treats each channel of [{layer.in_repr}] on its own; "
+                why=(
+                    f"a plain {layer.kind}'s filters are not constrained: rotating the input does "
+                    f"not rotate its output; {new} solves the kernel constraint"
+                )
+                if spatial
+                else f"a plain {layer.kind} treats each channel of [{layer.in_repr}] on its own; "
                 f"{new} respects how the group mixes them",
             )
         )
@@ -116,6 +151,81 @@ def check_nonlinearities(plan: ArchitecturePlan, group: GroupInfo) -> list[Adjus
         )
         layer.kind = "NormNonLinearity"
         layer.why = "acts on each field's norm, which the group leaves unchanged"
+    return out
+
+
+def _not_permutation(group: GroupInfo, expr: str) -> list[str]:
+    """The atoms of ``expr`` that are no permutation representation; a plan label that is no
+    representation expression (band-limited fields of continuous groups) counts as one."""
+    try:
+        return non_permutation_atoms(group, expr)
+    except RepresentationError:
+        return [expr]
+
+
+def _one_trivial_per_field(expr: str) -> str:
+    fields = sum(t.count for t in parse_rep_expr(expr))
+    return "trivial" if fields == 1 else f"{fields} x trivial"
+
+
+def _retype_after(plan: ArchitecturePlan, layer: LayerPlan, out_repr: str) -> None:
+    """Give ``layer`` a new output, and the layers after it that read the old one the new one."""
+    old = layer.out_repr
+    after = plan.layers[plan.layers.index(layer) + 1 :]
+    layer.out_repr = out_repr
+    for later in after:
+        if later.in_repr != old:
+            break
+        later.in_repr = out_repr
+        if later.out_repr == old:
+            later.out_repr = out_repr
+
+
+def check_permutation_layers(plan: ArchitecturePlan, group: GroupInfo) -> list[Adjustment]:
+    if plan.domain not in ("image2d", "image3d"):
+        return []
+    out = []
+    for layer in plan.layers:
+        if layer.kind not in _MAX_POOLS and layer.kind not in ("GroupPooling", "InnerBatchNorm"):
+            continue
+        bad = _not_permutation(group, layer.in_repr)
+        if not bad:
+            continue
+        old = layer.kind
+        if old == "InnerBatchNorm":
+            layer.kind = "IIDBatchNorm3d" if plan.domain == "image3d" else "IIDBatchNorm2d"
+            layer.why = "one statistic per field, shared by its components"
+            why = (
+                "InnerBatchNorm treats a field's channels alike, which is right only when the "
+                "group permutes them; IID batch norm normalises each field as a whole"
+            )
+        elif old == "GroupPooling":
+            layer.kind = "NormPool"
+            _retype_after(plan, layer, _one_trivial_per_field(layer.in_repr))
+            layer.why = "the norm of each field: the group acts on a field by an orthogonal matrix"
+            why = (
+                "a max over a field's channels is invariant only when the group permutes them; "
+                "the norm of each field is invariant for any orthogonal action"
+            )
+        else:
+            layer.kind = _MAX_POOLS[old]
+            if layer.kind == "NormMaxPool":
+                layer.why = "in each window, the field with the largest norm: norms are invariant"
+            else:
+                window = antialiased_window()
+                layer.kernel_size, layer.padding, layer.sigma = window, window // 2, POOL_SIGMA
+                layer.why = "a linear, centred blur-and-subsample: it commutes with any field type"
+            why = (
+                "a pointwise max commutes with the group only when it permutes the channels; "
+                f"{layer.kind} does not look at single channels"
+            )
+        out.append(
+            Adjustment(
+                check="permutation layers",
+                what=f"{layer.name}: {old} -> {layer.kind}",
+                why=f"[{layer.in_repr}]: {', '.join(bad)} are not permutation representations: {why}",
+            )
+        )
     return out
 
 
@@ -156,26 +266,32 @@ def check_parity(plan: ArchitecturePlan, group: GroupInfo) -> list[Adjustment]:
         if _fits(n, k, s, p):
             continue
         old = f"{layer.kind} (window {k}, padding {p})"
-        if layer.kind in ("PointwiseAvgPoolAntialiased2D", "PointwiseAvgPool2D"):
-            if n % 2 == 0:
+        if layer.kind in _AVG_POOLS and (
+            _fits(n, antialiased_window(), s, antialiased_window() // 2) or n % s == 0
+        ):
+            dim = layer.kind[-2:]  # 2D or 3D
+            window = antialiased_window()
+            if _fits(n, window, s, window // 2):  # an odd, centred, blurred window
                 layer.kind, layer.kernel_size, layer.padding, layer.sigma = (
-                    "PointwiseAvgPool2D",
-                    2,
-                    0,
-                    None,
-                )
-            else:
-                window = antialiased_window()
-                layer.kind, layer.kernel_size, layer.padding, layer.sigma = (
-                    "PointwiseAvgPoolAntialiased2D",
+                    f"PointwiseAvgPoolAntialiased{dim}",
                     window,
                     window // 2,
                     POOL_SIGMA,
                 )
+                need = "an odd window centred on every stride-th pixel"
+            else:  # windows that tile the grid: kernel = stride on a size divisible by it
+                layer.kind, layer.kernel_size, layer.padding, layer.sigma = (
+                    f"PointwiseAvgPool{dim}",
+                    s,
+                    0,
+                    None,
+                )
+                need = f"a {s}x{s} window tiling the grid (size divisible by {s})"
             from ._common import APPROXIMATE
             from ._gcnn import WHY
 
-            layer.why = WHY[layer.kind] + (APPROXIMATE if plan.options.get("grid") else "")
+            base = WHY.get(layer.kind, "a linear, centred average over each window")
+            layer.why = base + (APPROXIMATE if plan.options.get("grid") else "")
             out.append(
                 Adjustment(
                     check="parity",
@@ -183,7 +299,7 @@ def check_parity(plan: ArchitecturePlan, group: GroupInfo) -> list[Adjustment]:
                     f"{layer.kernel_size}, padding {layer.padding})",
                     why=f"(size + 2 padding - window) = {n + 2 * p - k} is not a multiple of "
                     f"the stride {s}: the windows would not be centred and rotations would move "
-                    f"the sampling grid; {'an even size needs an even (2x2) window' if n % 2 == 0 else 'an odd size needs an odd window'}",
+                    f"the sampling grid; size {n} takes {need}",
                 )
             )
             recompute_sizes(plan)
@@ -201,6 +317,7 @@ CHECKS: tuple[tuple[str, Callable[[ArchitecturePlan, GroupInfo], list[Adjustment
     ("kernels", check_kernels),
     ("plain layers", check_plain_layers),
     ("nonlinearities", check_nonlinearities),
+    ("permutation layers", check_permutation_layers),
     ("parity", check_parity),
 )
 

@@ -209,11 +209,9 @@ def _adjustment_lines(plan: ArchitecturePlan) -> list[str]:
     if plan.adjustments:
         return [f"- **{a.check}**: {a.what} — {a.why}" for a in plan.adjustments]
     return [
-        "None: the expanded plan passed every static check (odd kernels, no plain layers over "
-        "non-trivial",
-        "fields, pointwise nonlinearities only on permutation representations, size parity at "
-        "every",
-        "strided step).",
+        "None: the expanded plan passed every static check (odd kernels, no plain layers over",
+        "non-trivial fields, pointwise nonlinearities, max and group pooling and InnerBatchNorm",
+        "only on permutation representations, size parity at every strided step).",
     ]
 
 

@@ -257,7 +257,17 @@ class GCNNView(_EscnnView):
             "PointwiseAvgPool2D": lambda: (
                 f"enn.PointwiseAvgPool2D({i}, kernel_size={k}, stride={s})"
             ),
+            "PointwiseMaxPool2D": lambda: (
+                f"enn.PointwiseMaxPool2D({i}, kernel_size={k}, stride={s}, padding={p})"
+            ),
+            "PointwiseMaxPoolAntialiased2D": lambda: (
+                f"enn.PointwiseMaxPoolAntialiased2D({i}, kernel_size={k}, stride={s}, padding={p})"
+            ),
+            "NormMaxPool": lambda: (
+                f"enn.NormMaxPool({i}, kernel_size={k}, stride={s}, padding={p})"
+            ),
             "GroupPooling": lambda: f"enn.GroupPooling({i})",
+            "NormPool": lambda: f"enn.NormPool({i})",
             "PointwiseAdaptiveAvgPool2D": lambda: f"enn.PointwiseAdaptiveAvgPool2D({i}, 1)",
             "InvariantHead": lambda: (
                 f"InvariantHead(G, {i}.size, {int(layer.features or 16)}, {self.plan.output_dim})"
@@ -285,7 +295,7 @@ class GCNNView(_EscnnView):
                 f"[{self.plan.output_repr}]"
             )
         else:
-            forward_tail = _pooled_tail("group_pool", "GroupPooling")
+            forward_tail = _pooled_tail("group_pool", self.plan.layer("group_pool").kind)
             out_doc = f"(B, {self.plan.output_dim}) outputs"
         ctx = self.common()
         ctx.update(
@@ -483,6 +493,9 @@ class VoxelsView(_EscnnView):
             ),
             "PointwiseAvgPool3D": lambda: (
                 f"enn.PointwiseAvgPool3D({i}, kernel_size={k}, stride={s})"
+            ),
+            "PointwiseMaxPool3D": lambda: (
+                f"enn.PointwiseMaxPool3D({i}, kernel_size={k}, stride={s}, padding={pad})"
             ),
             "NormPool": lambda: f"enn.NormPool({i})",
             "GroupPooling": lambda: f"enn.GroupPooling({i})",
