@@ -116,17 +116,7 @@ def run_gradient(
         measured = _gradient_error(model, symmetry, x, exact)
     if measured is None:
         return None
-    value, wi = measured
-    level = classify(value)
-    modes.append(
-        GradientMode(
-            mode="eval",
-            max_rel=value,
-            level=level,
-            passed=passes(level),
-            failing_element=None if passes(level) else exact[wi].label,
-        )
-    )
+    modes.append(_mode("eval", measured, exact))
     if behaves_differently_in_train(model):
         trained = [m for _, m in all_modules(model) if not (_is_dropout(m) or _same_in_train(m))]
         # batch statistics update the running buffers of the modules in train mode
@@ -156,25 +146,30 @@ def run_gradient(
                 )
             )
         else:
-            value, wi = measured
-            level = classify(value)
-            modes.append(
-                GradientMode(
-                    mode="train",
-                    max_rel=value,
-                    level=level,
-                    passed=passes(level),
-                    failing_element=None if passes(level) else orbit[wi].label,
-                    note="batch statistics over the orbit-augmented batch; dropout held at "
-                    "eval (its masks are equivariant only in distribution)",
-                )
+            note = (
+                "batch statistics over the orbit-augmented batch; dropout held at eval (its "
+                "masks are equivariant only in distribution)"
             )
+            modes.append(_mode("train", measured, orbit, note))
     overall = worst(m.level for m in modes)
     return GradientResult(
         max_rel=max(m.max_rel for m in modes),
         level=overall,
         passed=passes(overall),
         modes=modes,
+    )
+
+
+def _mode(mode: str, measured: tuple[float, int], elements, note: str = "") -> GradientMode:
+    value, wi = measured
+    level = classify(value)
+    return GradientMode(
+        mode=mode,
+        max_rel=value,
+        level=level,
+        passed=passes(level),
+        failing_element=None if passes(level) else elements[wi].label,
+        note=note,
     )
 
 
