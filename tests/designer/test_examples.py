@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import subprocess
 import sys
@@ -91,23 +92,41 @@ def test_generated_code_passes_the_linter(tmp_path, designs):
     assert out.returncode == 0, out.stdout
 
 
-def test_generation_is_byte_identical_under_different_hash_seeds(designs):
-    code = (
-        "import sys, hashlib, equidesign as eqd; "
-        "print(hashlib.sha256(eqd.design(sys.argv[1]).source.encode()).hexdigest())"
-    )
-    spec = str(ROOT / "specs" / "d4_vector_regression.yaml")
-    digests = set()
-    for seed in ("1", "2"):
-        env = {**os.environ, "PYTHONHASHSEED": seed}
-        out = subprocess.run(
-            [sys.executable, "-c", code, spec], env=env, check=True, capture_output=True, text=True
-        )
-        digests.add(out.stdout.strip())
-    import hashlib
+_RENDER_ALL = """
+import hashlib, json, sys
+from equidesign.designer import plan_for
+from equidesign.spec import load_spec
+from equidesign.templates import render_architecture, render_model
+digests = {}
+for path in sys.argv[1:]:
+    spec = load_spec(path)
+    plan = plan_for(spec)
+    source = render_model(plan, spec.to_yaml())
+    text = source + render_architecture(plan, source)
+    digests[path] = hashlib.sha256(text.encode()).hexdigest()
+print(json.dumps(digests, sort_keys=True))
+"""
 
-    digests.add(hashlib.sha256(designs["d4_vector_regression"].source.encode()).hexdigest())
-    assert len(digests) == 1
+
+def test_every_spec_renders_byte_identically_under_different_hash_seeds():
+    # render only (plan, model.py and architecture.md; no build, no audit), in two processes at
+    # once with different PYTHONHASHSEEDs: set and dict orders must not leak into the output
+    paths = [str(p) for p in SPECS]
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _RENDER_ALL, *paths],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in ("1", "2")
+    ]
+    outputs = [run.communicate() for run in runs]
+    assert all(run.returncode == 0 for run in runs), [err for _, err in outputs]
+    first, second = (json.loads(out) for out, _ in outputs)
+    assert sorted(first) == sorted(paths)
+    assert first == second
 
 
 def test_generated_module_imports_on_its_own(tmp_path, designs):
