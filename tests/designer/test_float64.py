@@ -57,3 +57,14 @@ def test_float64_model_runs_trains_and_audits_in_float64(name):
         model, design.symmetry, seed=0, layerwise=False, gradients=False, lie_derivative=False
     )
     assert report.verdict == "PASS", report.to_text()
+
+
+@pytest.mark.parametrize("name", ["d4_segmentation", "so2_image_classifier"])
+def test_a_float64_model_leaves_float32_models_of_the_same_layers_alone(name):
+    # escnn shares kernel bases between convolutions; converting a shared one to float64 would
+    # break every float32 model built from it afterwards
+    eqd.design(_float64_spec(name)).build()
+    spec = _float64_spec(name)
+    spec["constraints"]["dtype"] = "float32"
+    design = eqd.design(spec)
+    assert design.build()(design.example_input(2)).dtype == torch.float32

@@ -215,6 +215,22 @@ class _EscnnView(_BaseView):
             else []
         )
 
+    @property
+    def own_basis(self) -> str:
+        """float64 models build their own kernel bases (see :meth:`build_lines`)."""
+        return ", recompute=True" if self.float64 else ""
+
+    def build_lines(self) -> list[str]:
+        if not self.float64:
+            return []
+        return _comment_block(
+            "escnn builds its modules in float32 only: convert the finished model. Its "
+            "convolutions were built with recompute=True: escnn otherwise shares one kernel "
+            "basis between the convolutions of every model in the process, and converting it "
+            "would turn float32 models' bases into float64 too",
+            width=92,
+        ) + ["model = model.double()"]
+
     def head_helpers(self, head: bool) -> list[str]:
         return ["_invariant_head.py.j2"] if head else []
 
@@ -246,7 +262,9 @@ class GCNNView(_EscnnView):
         k, s, p = layer.kernel_size, layer.stride or 1, layer.padding or 0
         stride = f", stride={s}" if s > 1 else ""
         table = {
-            "R2Conv": lambda: f"enn.R2Conv({i}, {o}, kernel_size={k}, padding={p}{stride})",
+            "R2Conv": lambda: (
+                f"enn.R2Conv({i}, {o}, kernel_size={k}, padding={p}{stride}{self.own_basis})"
+            ),
             "InnerBatchNorm": lambda: f"enn.InnerBatchNorm({i})",
             "IIDBatchNorm2d": lambda: f"enn.IIDBatchNorm2d({i})",
             "ReLU": lambda: f"enn.ReLU({i}, inplace=True)",
@@ -345,7 +363,9 @@ class SteerableView(_EscnnView):
         i, o = self._var(layer, layer.in_repr), self._var(layer, layer.out_repr)
         k, s, pad = layer.kernel_size, layer.stride or 1, layer.padding or 0
         table = {
-            "R2Conv": lambda: f"enn.R2Conv({i}, {o}, kernel_size={k}, padding={pad})",
+            "R2Conv": lambda: (
+                f"enn.R2Conv({i}, {o}, kernel_size={k}, padding={pad}{self.own_basis})"
+            ),
             "IIDBatchNorm2d": lambda: f"enn.IIDBatchNorm2d({i})",
             "FourierELU": lambda: "fourier_elu(self.gspace)",
             "IIDBatchNorm2d | NormBatchNorm": lambda: (
@@ -483,7 +503,9 @@ class VoxelsView(_EscnnView):
         k, s, pad = layer.kernel_size, layer.stride or 1, layer.padding or 0
         pooled = "self.invariant_pool.out_type"
         table = {
-            "R3Conv": lambda: f"enn.R3Conv({i}, {o}, kernel_size={k}, padding={pad})",
+            "R3Conv": lambda: (
+                f"enn.R3Conv({i}, {o}, kernel_size={k}, padding={pad}{self.own_basis})"
+            ),
             "IIDBatchNorm3d": lambda: f"enn.IIDBatchNorm3d({i})",
             "InnerBatchNorm": lambda: f"enn.InnerBatchNorm({i})",
             "ReLU": lambda: f"enn.ReLU({i}, inplace=True)",
