@@ -191,8 +191,9 @@ class OutputSpec(_Model):
     )
     representation: Representation | None = Field(
         default=None,
-        description="how the group acts on an equivariant output (per pixel for dense outputs); "
-        "required when equivariant, not allowed when invariant",
+        description="how the group acts on an equivariant output, per class (classes) or per "
+        "target (targets): the model returns that many copies of it, class-major (per pixel for "
+        "dense outputs); required when equivariant, not allowed when invariant",
         examples=["regular"],
     )
 
