@@ -11,13 +11,9 @@ from tests.zoo import ZOO
 
 from .models import DeepSets
 
-#: informational findings that any audit of a continuous group may carry (where the Lie
-#: derivative comes from): they report no fault
+#: informational findings a failing audit with a Lie derivative carries beside the fault
+#: (where the Lie derivative comes from); a passing audit of a correct model carries none
 INFORMATIONAL = {"lie_attribution"}
-
-
-def _findings(report) -> list:
-    return [f for f in report.findings if f.kind not in INFORMATIONAL]
 
 
 def _consequence(entry, report, finding) -> bool:
@@ -49,7 +45,7 @@ def test_verdict_matches_the_planted_fault(reports, name):
 @pytest.mark.parametrize("name", sorted(n for n, e in ZOO.items() if e.correct))
 def test_correct_models_pass_with_no_findings_and_tiny_errors(reports, name):
     report = reports[name]
-    assert _findings(report) == []
+    assert report.findings == []
     assert report.end_to_end.max_rel <= ZOO[name].exact
     assert all(layer.passed for layer in report.layers)
 
@@ -60,7 +56,11 @@ def test_the_fault_is_named_by_kind_and_location(reports, name):
     kinds = {(f.kind, f.location) for f in report.findings}
     expected_location = "output" if entry.fault_layer is None else entry.fault_layer
     assert (entry.finding_kind, expected_location) in kinds, report.to_text()
-    named = {f.kind for f in _findings(report) if not _consequence(entry, report, f)}
+    named = {
+        f.kind
+        for f in report.findings
+        if f.kind not in INFORMATIONAL and not _consequence(entry, report, f)
+    }
     assert named == {entry.finding_kind}, report.to_text()
 
 

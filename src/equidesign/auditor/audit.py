@@ -187,6 +187,8 @@ def audit(
     lie_kwargs = lie_options(lie_derivative)
     if isinstance(lie_derivative, dict):
         lie_derivative = True
+    # the attribution's finding is information: shown when asked for, or when something fails
+    lie_requested = lie_derivative is not None and lie_derivative is not False
     if lie_derivative is None:  # continuous groups: the Lie derivative by default
         lie_derivative = symmetry.is_continuous and bool(symmetry.flows())
     timings: dict[str, float] = {}
@@ -331,7 +333,8 @@ def audit(
         gradient=gradient,
         forces=forces,
         lie_derivative=lee,
-        findings=diagnosis.findings + lie_findings(lee),
+        findings=diagnosis.findings
+        + (lie_findings(lee) if lie_requested or diagnosis.verdict != "PASS" else []),
         self_checks=checks.checks,
         settings=settings,
         timings={k: round(v, 4) for k, v in timings.items()},
