@@ -113,3 +113,17 @@ def test_so3_graph_level_vector_output_is_equivariant_not_invariant():
         model, design.symmetry, seed=0, layerwise=False, gradients=False, lie_derivative=False
     )
     assert report.verdict == "PASS", report.to_text()
+
+
+def test_high_degree_output_irreps_count_every_component():
+    """ "1x10e" is 21 numbers per graph: the degree has two digits, not one."""
+    spec = (
+        "name: multipole\ngroup: SO3\ndomain: point_cloud\ntask:\n  kind: regression\n"
+        "input:\n  representation: 2x0e\n  size: 8\noutput:\n  type: equivariant\n"
+        "  representation: 1x10e\nconstraints:\n  width: 4\n  depth: 1\n"
+    )
+    design = eqd.design(spec)
+    assert design.plan.output_repr == "1x10e" and design.plan.output_dim == 21
+    with torch.no_grad():
+        y = design.build().eval()(design.example_input(2, seed=0))
+    assert y.shape == (2, 21)

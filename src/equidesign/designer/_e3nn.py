@@ -96,7 +96,9 @@ def expand_e3nn(spec: Any, rule: Rule) -> ArchitecturePlan:
         irreps_out = _irreps_of(per_output(spec), None) if equivariant else f"{output_dim(spec)}x0e"
     scalars, gates, gated, hidden = _hidden(width, parity)
     out_dim = sum(
-        int(m) * (2 * int(ir[0]) + 1) for m, ir in (t.split("x") for t in irreps_out.split("+"))
+        # "3x12o" -> 3 copies of degree 12: the degree is everything before the parity letter
+        int(m) * (2 * int(ir.strip()[:-1]) + 1)
+        for m, ir in (t.split("x") for t in irreps_out.split("+"))
     )
     plan = base_plan(spec, rule, output_repr=irreps_out, out_dim=out_dim, extra={})
     plan.input_repr = irreps_in
