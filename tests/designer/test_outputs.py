@@ -38,6 +38,9 @@ def _audit_passes(design) -> None:
     [
         ("C4", "irrep(1)", 3, "3 x irrep(1)", 6),
         ("D4", "trivial", 3, "3 x trivial", 3),
+        # escnn's D1 on the plane is a reflection group of its own (a CyclicGroup of order 2)
+        ("D1", "irrep(1,0)", 2, "2 x irrep(1,0)", 2),
+        ("D1", "quotient(C1)", 2, "2 x quotient(C1)", 4),
         ("SO2", "trivial + irrep(1)", 2, "trivial + irrep(1) + trivial + irrep(1)", 6),
     ],
 )

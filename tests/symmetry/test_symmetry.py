@@ -29,6 +29,20 @@ def test_so2_on_images_tests_the_grid_subgroup_and_haar_samples_reproducibly():
     assert a[:4] == ["rot 0°", "rot 90°", "rot 180°", "rot 270°"] and len(a) == 9
 
 
+@pytest.mark.parametrize("rep", ["regular", "irrep(1,0)", "trivial + irrep(1,0)"])
+def test_d1_on_images_acts_by_the_flip_of_escnns_reflection_group(rep):
+    """escnn's D1 on the plane has a CyclicGroup(2) fibre group: D1 names are moved onto it."""
+    sym = Symmetry.images("D1", rep, rep, size=9)
+    es = sym.elements().elements
+    assert len(es) == 2 and all(e.exact for e in es)
+    x = sym.example_input(1, seed=0)
+    flip = next(e for e in es if not e.identity)
+    moved = sym.in_action.apply([flip], x)[0]
+    # a reflection: not the identity, and its own inverse
+    assert not torch.allclose(moved, x)
+    torch.testing.assert_close(sym.in_action.apply([flip], moved)[0], x)
+
+
 def test_image_inputs_need_a_size_and_the_error_says_how_to_give_it():
     sym = Symmetry.images("C4")
     with pytest.raises(SymmetryError, match="size=H"):

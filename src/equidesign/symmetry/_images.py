@@ -70,7 +70,44 @@ def resolve_field_type(info: GroupInfo | None, gspace: Any, value: Any) -> Any:
             )
         return value
     reps = _resolve_rep_list(info, gspace.fibergroup, value)
-    return enn.FieldType(gspace, reps)
+    return enn.FieldType(gspace, [_on_fibre_group(rep, gspace.fibergroup) for rep in reps])
+
+
+def _on_fibre_group(rep: Any, G: Any) -> Any:
+    """The representation moved onto the GSpace's fibre group.
+
+    escnn models D1 on the plane (``flipRot2dOnR2(N=1)``) with a fibre group that is the
+    reflection subgroup of O(2), a ``CyclicGroup`` of order 2, not ``dihedral_group(1)``. The two
+    are isomorphic (the flip is the generator of both), so a D1 representation keeps its change
+    of basis and its irreps map one to one: D1's (j, 0) is C2's (j,).
+    """
+    if rep.group == G:
+        return rep
+    from .._libs import escnn_group
+
+    group = escnn_group()
+    if not (
+        isinstance(rep.group, group.DihedralGroup)
+        and rep.group.order() == 2
+        and isinstance(G, group.CyclicGroup)
+        and G.order() == 2
+    ):
+        raise SymmetryError(f"representation {rep.name} is of {rep.group}, not of {G}")
+    if rep.name == rep.group.regular_representation.name:
+        return G.regular_representation
+    irreps = [(j,) for j, _ in rep.irreps]
+    if len(irreps) == 1:
+        return G.irrep(*irreps[0])
+    name = f"D1_{rep.name}"
+    if name in G.representations:
+        return G.representations[name]
+    return group.Representation(
+        G,
+        name,
+        irreps,
+        rep.change_of_basis,
+        supported_nonlinearities=rep.supported_nonlinearities,
+    )
 
 
 def image_symmetry(cls, group, in_type, out_type, *, size, n_random):

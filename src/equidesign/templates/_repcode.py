@@ -86,7 +86,32 @@ def _standard(group: GroupInfo, G: str) -> str:
     return f"{G}.standard_representation()"
 
 
-def _atom(group: GroupInfo, term: RepTerm, G: str) -> str:
+def _reflection_atom(term: RepTerm, G: str) -> str:
+    """D1 on the plane: escnn's fibre group is the reflection group, a ``CyclicGroup(2)``.
+
+    Its irreps are D1's with the rotation frequency dropped ((j, 0) -> (j,)); D1/C1 is its
+    regular quotient (by the trivial subgroup), D1/D1 its trivial one.
+    """
+    if term.kind == "standard":
+        return f"{G}.irrep(1)"
+    if term.kind == "irrep":
+        return f"{G}.irrep({int(term.args[0])})"
+    letter, _ = term.args
+    return f"{G}.quotient_representation({1 if letter == 'c' else 2})"
+
+
+def _atom(group: GroupInfo, term: RepTerm, G: str, planar: bool = False) -> str:
+    if (
+        planar
+        and group.kind == "dihedral"
+        and int(group.n) == 1
+        and term.kind
+        not in (
+            "regular",
+            "trivial",
+        )
+    ):
+        return _reflection_atom(term, G)
     if term.kind == "regular":
         return f"{G}.regular_representation"
     if term.kind == "trivial":
@@ -104,11 +129,14 @@ def _atom(group: GroupInfo, term: RepTerm, G: str) -> str:
     raise ValueError(f"representation {term.atom!r} has no escnn constructor for {group.name}")
 
 
-def rep_list_code(group: GroupInfo, expr: str, G: str = "G") -> str:
-    """A list expression of escnn representations, one per field: ``[G.regular_representation] * 8``."""
+def rep_list_code(group: GroupInfo, expr: str, G: str = "G", planar: bool = False) -> str:
+    """A list expression of escnn representations, one per field: ``[G.regular_representation] * 8``.
+
+    ``planar``: ``G`` is the fibre group of the group's GSpace on R^2 (differs for D1 only).
+    """
     parts = []
     for term in parse_rep_expr(expr):
-        atom = _atom(group, term, G)
+        atom = _atom(group, term, G, planar)
         parts.append(f"[{atom}]" if term.count == 1 else f"[{atom}] * {int(term.count)}")
     return " + ".join(parts)
 

@@ -253,7 +253,9 @@ class GCNNView(_EscnnView):
                 var, what = labels.get(expr, (f"type_{len(views)}", "fields"))
                 names[expr] = var
                 views.append(
-                    FieldTypeView(var, rep_list_code(self.group, expr, "G"), f"{what}: {expr}")
+                    FieldTypeView(
+                        var, rep_list_code(self.group, expr, "G", planar=True), f"{what}: {expr}"
+                    )
                 )
         return views, names
 
