@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import sys
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,7 +92,9 @@ class Call:
     module: torch.nn.Module
     index: int  # completion order
     args: list[Any]  # recorded (sliced, cloned) positional inputs; None where not tensor-like
-    raw_args: list[Any]  # the tensor-like wrappers as passed (GeometricTensor types kept)
+    # the arguments as passed, for what they are (GeometricTensor types, shapes, dtypes); a
+    # recorded (sliced) tensor's stand-in here is storage-free (device "meta")
+    raw_args: list[Any]
     in_tokens: list[int | None]
     output: Any = None  # recorded (sliced, cloned) output
     out_token: int | None = None
@@ -124,8 +127,10 @@ class Recorder:
         self._pending: dict[int, list[Call]] = {}
         self._handles: list[Any] = []
         self._next_token = 0
-        self._tagged: list[torch.Tensor] = []
-        self._clones: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
+        # weak references only: the recorder keeps the original inputs' share of each tensor,
+        # never the whole batch's activations (|G|+1 times the memory of one forward pass)
+        self._tagged: list[weakref.ref] = []
+        self._clones: dict[tuple[int, int], tuple[weakref.ref, torch.Tensor]] = {}
         self.input_token: int | None = None
         self.output_token: int | None = None
         self.seeded: dict[int, Action] = {}
@@ -153,7 +158,7 @@ class Recorder:
                 setattr(tensor, _TOKEN, token)
             except (AttributeError, RuntimeError):  # some tensor subclasses refuse attributes
                 return None
-            self._tagged.append(tensor)
+            self._tagged.append(weakref.ref(tensor))
         return token
 
     def _slice(self, value: Any) -> tuple[Any, bool]:
@@ -169,8 +174,8 @@ class Recorder:
         # (an in-place layer bumps the version, so its output is recorded anew)
         key = (id(tensor), tensor._version)
         part = self._clones.get(key)
-        if part is None or part[0] is not tensor:
-            part = (tensor, tensor.detach()[: tensor.shape[0] // self.copies].clone())
+        if part is None or part[0]() is not tensor:
+            part = (weakref.ref(tensor), tensor.detach()[: tensor.shape[0] // self.copies].clone())
             self._clones[key] = part
         part = part[1]
         if is_geometric(value):
@@ -199,12 +204,25 @@ class Recorder:
             h.remove()
         self._handles.clear()
         self._clones.clear()
-        for tensor in self._tagged:
+        for ref in self._tagged:
+            tensor = ref()
+            if tensor is None:
+                continue
             try:
                 delattr(tensor, _TOKEN)
             except AttributeError:
                 pass
         self._tagged.clear()
+
+    def _stand_in(self, value: Any, recorded: Any) -> Any:
+        """What ``raw_args`` keeps of an argument: the value itself when it was not recorded (a
+        plain value, a tensor that is not batched), else a storage-free copy of its wrapper."""
+        tensor = unwrap(value)
+        if tensor is None or recorded is None:
+            return value
+        from ._tensors import rewrap
+
+        return rewrap(value, torch.empty(tensor.shape, dtype=tensor.dtype, device="meta"))
 
     def _pre(self, name: str):
         def hook(module, args, kwargs):
@@ -218,7 +236,7 @@ class Recorder:
                 module=module,
                 index=-1,
                 args=recorded,
-                raw_args=list(args),
+                raw_args=[self._stand_in(a, r) for a, r in zip(args, recorded, strict=True)],
                 in_tokens=[self.token_of(a) for a in args],
                 kwargs_tensors=any(unwrap(v) is not None for v in kwargs.values()),
                 sliceable=sliceable,
@@ -239,8 +257,8 @@ class Recorder:
             call.out_token = self.token_of(output)
             tensor = unwrap(output)
             call.out_shape = tuple(tensor.shape) if tensor is not None else None
-            if is_geometric(output):
-                call.raw_args.append(output)  # keeps its FieldType for action assignment
+            if is_geometric(output):  # keeps its FieldType for action assignment
+                call.raw_args.append(self._stand_in(output, call.output))
             if name == "":
                 self.output_token = call.out_token
             self.calls.append(call)
