@@ -131,3 +131,30 @@ def test_the_symmetry_file_chooses_lie_generators_and_padding_and_lee_png_is_wri
     png = (tmp_path / "i" / "lee.png").read_bytes()
     assert png.startswith(b"\x89PNG")
     assert "Lie derivative" in (tmp_path / "i" / "audit.html").read_text()
+
+
+def test_report_and_baseline_files_that_are_not_audit_reports_give_one_line_errors(tmp_path):
+    (tmp_path / "other.json").write_text('{"a": 1}')
+    (tmp_path / "text.json").write_text("verdict: PASS\n")
+    cases = [
+        (tmp_path / "missing.json", "no such file"),
+        (tmp_path, "is a folder"),
+        (tmp_path / "text.json", "is not JSON"),
+        (tmp_path / "other.json", "is JSON but not an equidesign audit report"),
+    ]
+    for path, message in cases:
+        out = _run("report", str(path))
+        assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+        assert out.stderr.startswith("AUDIT_JSON: ") and message in out.stderr
+    out = _run(
+        "audit",
+        f"{MODELS}:build",
+        "-s",
+        str(SYM),
+        "--baseline",
+        str(tmp_path / "other.json"),
+        "-o",
+        str(tmp_path / "never"),
+    )
+    assert out.returncode == 2 and out.stderr.startswith("--baseline: ")
+    assert not (tmp_path / "never").exists()  # refused before the audit: nothing written

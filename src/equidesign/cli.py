@@ -82,6 +82,34 @@ def main_options(
     """equidesign: design, generate and audit equivariant models."""
 
 
+def _read_report(field: str, path: Path):
+    """A stored audit report, or a one-line error naming the field, the file and why."""
+    import json
+
+    from .auditor import AuditReport
+
+    if not path.exists():
+        raise EquidesignError(f"{field}: no such file '{path}'; give the path of an audit.json")
+    if path.is_dir():
+        raise EquidesignError(f"{field}: '{path}' is a folder; give the path of its audit.json")
+    try:
+        text = path.read_text(encoding="utf-8")
+        json.loads(text)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise EquidesignError(
+            f"{field}: {path} is not JSON ({type(exc).__name__}); give an audit.json written "
+            "by equidesign design or audit"
+        ) from None
+    try:
+        return AuditReport.model_validate_json(text)
+    except ValueError as exc:
+        problems = getattr(exc, "error_count", lambda: 0)()
+        raise EquidesignError(
+            f"{field}: {path} is JSON but not an equidesign audit report ({problems} fields "
+            "missing or wrong); give an audit.json written by equidesign design or audit"
+        ) from None
+
+
 @app.command(cls=_Command, short_help="Design a model for SPEC, generate, audit and write it.")
 def design(
     spec: Annotated[Path, typer.Argument(metavar="SPEC", help="The spec file (YAML).")],
@@ -276,15 +304,7 @@ def audit(
         from .spec import load_symmetry_spec
 
         sym_spec = load_symmetry_spec(symmetry)
-        base = None
-        if baseline is not None:
-            try:
-                base = AuditReport.model_validate_json(baseline.read_text())
-            except (OSError, ValueError) as exc:
-                raise EquidesignError(
-                    f"--baseline: {baseline} is not an audit.json written by equidesign "
-                    f"({type(exc).__name__})"
-                ) from None
+        base = None if baseline is None else _read_report("--baseline", baseline)
         report = _audit_target(target, sym_spec)
         comparison = compare(base, report, tolerance=tolerance) if base is not None else None
         files = {
@@ -360,15 +380,7 @@ def report(
 ) -> None:
     """Render a stored audit report as text, or as HTML with --html."""
     try:
-        from .auditor import AuditReport
-
-        try:
-            rep = AuditReport.model_validate_json(audit_json.read_text())
-        except (OSError, ValueError) as exc:
-            raise EquidesignError(
-                f"AUDIT_JSON: {audit_json} is not an audit.json written by equidesign "
-                f"({type(exc).__name__})"
-            ) from None
+        rep = _read_report("AUDIT_JSON", audit_json)
         if not html:
             typer.echo(rep.to_text(), nl=False)
             raise typer.Exit(0)
