@@ -299,7 +299,7 @@ def audit(
 ) -> None:
     """Audit a model of yours: the factory returns a model, or (model, inputs)."""
     try:
-        from .auditor import AuditReport, compare
+        from .auditor import compare
         from .codegen import plan_write
         from .spec import load_symmetry_spec
 
