@@ -523,6 +523,30 @@ def diagnose(
         if f.severity == "High" and d.first_failing_layer is None:
             d.first_failing_layer = f.location
 
+    dropout = next(
+        (m for m in (gradient.modes if gradient else []) if m.mode == "dropout" and m.checked),
+        None,
+    )
+    if dropout is not None and not dropout.passed:
+        from .gradient import active_dropout
+
+        names = active_dropout(e2e.recorder.model) if e2e.recorder is not None else []
+        d.findings.append(
+            Finding(
+                kind="gradient",
+                title="dropout masks do not move with the input: a training step is "
+                "equivariant only in distribution over masks (eval is not affected)",
+                location=", ".join(names) or "model",
+                severity="Low",
+                fix="nothing to fix for the trained model's function; for exactly equivariant "
+                "training steps, use masks constant over what the group moves (one per field "
+                "for vectors, escnn FieldDropout; Dropout2d on invariant channels only), or "
+                "drop dropout",
+                evidence=f"input gradients with shared masks err {dropout.max_rel:.2e} at "
+                f"{dropout.failing_element}",
+            )
+        )
+
     if gradient is not None and not gradient.passed:
         culprit = next(
             (
