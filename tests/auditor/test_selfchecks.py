@@ -30,6 +30,21 @@ def test_a_constant_model_is_reported_as_unable_to_fail():
     assert any("does not depend on its input" in c.detail for c in report.self_checks)
 
 
+def test_a_constant_model_has_no_gradient_test():
+    """The gradients of a function that does not vary are round-off: judging them would FAIL
+    a model (a network whose signal died out) on noise; the can-fail check says why."""
+
+    class AlmostConstant(torch.nn.Module):
+        def forward(self, x):
+            return 1.0 + 1e-14 * x.to(torch.float64)[:, :3]  # not invariant, but invisibly
+
+    sym = Symmetry.vectors("D4", "regular", "invariant")
+    report = eqd.audit(AlmostConstant(), sym, dtype=torch.float64)
+    assert report.verdict == "NEEDS_ATTENTION" and report.gradient is None
+    check = next(c for c in report.self_checks if c.name == "can fail")
+    assert "gradient test is skipped" in check.detail
+
+
 def test_an_action_that_is_not_a_homomorphism_is_flagged():
     # "act" by g as a cyclic shift by g^2 positions composed wrongly: act(g·h) != act(g)∘act(h)
     def act(g, x):

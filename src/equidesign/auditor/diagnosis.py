@@ -562,7 +562,29 @@ def diagnose(
         explained = train_only and any(
             f.kind == "normalization" and "train mode" in f.title for f in d.findings
         )
-        if explained:
+        from .gradient import SENSITIVITY_STEP, amplified_round_off
+
+        amplified = next(
+            (m for m in gradient.modes if m.mode == "train" and amplified_round_off(m)), None
+        )
+        if amplified is not None and not explained and forward_ok:
+            d.findings.append(
+                Finding(
+                    kind="precision",
+                    title="train-mode input gradients amplify round-off: a "
+                    f"{SENSITIVITY_STEP:.0e} relative change of the input moves them by "
+                    f"{amplified.sensitivity:.1e}, the group action by {amplified.max_rel:.1e}",
+                    location="model",
+                    severity="Medium",
+                    fix="nothing structural (every layer passes alone, eval-mode gradients "
+                    "pass); where train-mode input gradients matter (forces, adversarial "
+                    "training), use fewer batch-normalised layers in sequence, residual "
+                    "connections, or float64",
+                    evidence=f"train-mode gradient error {amplified.max_rel:.2e}; eval "
+                    + ", ".join(f"{m.max_rel:.1e}" for m in gradient.modes if m.mode == "eval"),
+                )
+            )
+        elif explained:
             for f in d.findings:
                 if f.kind == "normalization" and "train mode" in f.title:
                     f.severity = "High"

@@ -130,6 +130,12 @@ class GradientMode(_Model):
     failing_element: str | None = None
     note: str = ""
     checked: bool = Field(default=True, description="False when this mode could not run")
+    sensitivity: float | None = Field(
+        default=None,
+        description="relative change of these gradients when the input moves by a random "
+        "relative 1e-6 (measured when train mode alone fails): amplified round-off when it is "
+        "within 10x of the error",
+    )
 
 
 class GradientResult(_Model):
