@@ -32,6 +32,22 @@ def test_bad_value_is_located_at_the_value_and_names_it(tmp_path):
     assert problems_of(path) == [f"{path}:2:8: group: 'C0' is not a group; {GROUP_NAMES_HELP}"]
 
 
+def test_text_that_yaml_reads_as_a_number_says_to_quote_it(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text(
+        BASE.replace("name: demo", "name: 12").replace(
+            "  size: 29", "  size: 29\n  representation: 0x0e"
+        )
+    )
+    assert problems_of(path) == [
+        f"{path}:1:7: name: expected text, got 12; YAML read the value as a number: put it in "
+        "quotes",
+        f"{path}:9:19: input.representation: expected text, got 14; YAML read the value as a "
+        "number: put it in quotes (unquoted, an irreps string such as 0x0e reads as a "
+        "hexadecimal number)",
+    ]
+
+
 def test_value_not_in_a_fixed_set_lists_the_allowed_ones():
     assert problems_of(BASE.replace("image2d", "image")) == [
         "<spec>:3:9: domain: 'image' is not one of vector, image2d, image3d, point_cloud, "

@@ -207,6 +207,14 @@ def _message(error: _Error, root: type[BaseModel]) -> str:
         return f"{short_repr(value)} is not one of {expected}"
     if kind in _EXPECTED:
         hint = _example(root, path) if _EXPECTED[kind] == "a mapping" else ""
+        if _EXPECTED[kind] == "text" and isinstance(value, (int, float)) and not isinstance(
+            value, bool
+        ):
+            hint = "; YAML read the value as a number: put it in quotes" + (
+                " (unquoted, an irreps string such as 0x0e reads as a hexadecimal number)"
+                if path and str(path[-1]) == "representation"
+                else ""
+            )
         return f"expected {_EXPECTED[kind]}, got {_got(value)}{hint}"
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         return _range(value, field_info(root, path), ctx)
