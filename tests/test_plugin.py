@@ -125,3 +125,17 @@ def test_the_assert_equivariant_fixture(tmp_path):
     out = _pytest([], tmp_path)
     assert "1 failed, 1 passed" in out.stdout
     assert "is not equivariant in float32" in out.stdout
+
+
+def test_a_float32_only_design_is_audited_in_float32_and_the_summary_says_why(tmp_path):
+    """escnn's GatedNonLinearity1 cannot run in float64: the spec's item audits float32 and the
+    terminal summary names the spec and the reason (before, the float64 run raised)."""
+    specs = _project(tmp_path, ("so2_gated_classifier.yaml",))
+    out = _pytest(["--equidesign-specs", "specs", "--equidesign-update-baselines"], tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "audited in float32 only" in out.stdout
+    assert "so2_gated_classifier.yaml: float64 audit not run: escnn's GatedNonLinearity1" in (
+        out.stdout
+    )
+    assert (specs / "so2_gated_classifier.audit.json").exists()
+    assert not (specs / "so2_gated_classifier.audit.float64.json").exists()

@@ -4,7 +4,8 @@
   (``dtypes=("float32", "float64")``, ``allow=("PASS",)``, audit keywords);
 * ``--equidesign-specs DIR``: every ``*.yaml`` spec in DIR is collected as a test item
   (``DIR/<name>.yaml::audit``, marked ``equidesign_spec``) that designs the model, audits it in
-  float32 and float64 and fails unless both pass. Without path arguments only these items are
+  float32 and float64 and fails unless both pass (float32 only, with a warning that says why,
+  when the design says a library layer cannot run in float64). Without path arguments only these items are
   collected; with path arguments they are collected beside the tests found there;
 * marker ``@pytest.mark.equidesign_specs("specs/")`` on a test that takes the fixture
   ``equidesign_spec``: the test runs once per spec of the folder (relative to the rootdir), and
@@ -30,6 +31,17 @@ __all__ = ["SpecAudit", "SpecItem", "SpecFile", "baseline_path"]
 
 DTYPES = ("float32", "float64")
 MARKER = "equidesign_specs"
+
+
+#: specs audited in float32 only this session, and why (listed in the terminal summary)
+FLOAT32_ONLY: dict[str, str] = {}
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FLOAT32_ONLY:
+        terminalreporter.section("equidesign: audited in float32 only")
+        for name, reason in sorted(FLOAT32_ONLY.items()):
+            terminalreporter.write_line(f"{name}: float64 audit not run: {reason}")
 
 
 def pytest_addoption(parser):
@@ -113,7 +125,7 @@ class SpecAudit:
 
     def check(self) -> list:
         """Audit the spec's model; raise ``AssertionError`` on a failing audit or a regression.
-        Returns the reports (float32, float64). Runs once; later calls return the same."""
+        Returns the reports (float32, float64; float32 alone for a float32-only design). Runs once; later calls return the same."""
         __tracebackhide__ = True
         if self.reports is not None:
             return self.reports
@@ -123,12 +135,17 @@ class SpecAudit:
 
         design = eqd.design(self.path)
         model = design.build()
+        dtypes = DTYPES
+        reason = design.plan.options.get("float32_only")
+        if reason:  # a library layer that cannot run in float64: said, not hidden
+            dtypes = ("float32",)
+            FLOAT32_ONLY[self.path.name] = reason
         self.reports = reports = [
             eqd.audit(model, design.symmetry, seed=design.plan.seed, dtype=getattr(torch, d))
-            for d in DTYPES
+            for d in dtypes
         ]
         problems = []
-        for dtype, report in zip(DTYPES, reports, strict=True):
+        for dtype, report in zip(dtypes, reports, strict=True):
             baseline = baseline_path(self.path, dtype)
             if self.update:
                 _write_atomic(baseline, report.to_json() + "\n")

@@ -52,3 +52,21 @@ def test_audit_of_a_float64_request_runs_in_float64():
     report = eqd.audit(d4_mlp(), Symmetry.vectors("D4", "2 x regular"), dtype=torch.float64)
     assert report.settings.dtype == "float64"
     assert report.end_to_end.max_rel < 1e-12
+
+
+def test_snapshots_restore_shared_and_expanded_tensors():
+    """Modules can share a tensor, and a buffer can be an expanded view (one memory location
+    for many elements): restoring them must neither fail nor leave the other dtype behind."""
+    from equidesign.auditor._state import convert_floating, snapshot_tensors
+
+    shared = torch.nn.Linear(4, 4)
+    model = torch.nn.Sequential(shared, torch.nn.Tanh(), shared)
+    model.register_buffer("grid", torch.ones(1).expand(4))  # an expanded view
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with snapshot_tensors(model):  # nothing changed: restored without writing into the view
+        pass
+    with snapshot_tensors(model):
+        convert_floating(model, torch.float64)
+        assert model[0].weight.dtype == torch.float64
+    for k, v in model.state_dict().items():
+        assert v.dtype == torch.float32 and torch.equal(v, before[k]), k

@@ -73,3 +73,20 @@ def test_output_frequencies_above_the_band_limit_are_refused():
     spec = _spec("SO2", None, "segmentation").replace("trivial\n", "irrep(3)\n")
     with pytest.raises(eqd.EquidesignError, match="irrep\\(3\\) has frequency 3"):
         plan_for(spec)
+
+
+def test_gated_models_are_float32_only_and_a_float64_spec_is_refused_at_its_line(tmp_path):
+    """escnn's GatedNonLinearity1 writes its output as float32 whatever its input: a float64
+    gated model would raise in its forward (it did, with a traceback, before this check)."""
+    assert "float32_only" in plan_for(_spec("SO2", "gated")).options
+    assert "float32_only" not in plan_for(_spec("SO2", "norm")).options
+    path = tmp_path / "spec.yaml"
+    path.write_text(_spec("SO2", "gated") + "  dtype: float64\n")
+    with pytest.raises(eqd.EquidesignError) as info:
+        eqd.design(path)
+    assert str(info.value) == (
+        f"{path}:16:10: constraints.dtype: 'float64' with nonlinearity 'gated': escnn's "
+        "GatedNonLinearity1 builds its output as float32 whatever its input, so the model "
+        "cannot run in float64; use dtype float32, or nonlinearity fourier or norm"
+    )
+    eqd.design(_spec("SO2", "norm") + "  dtype: float64\n").build()  # the others can

@@ -107,13 +107,16 @@ def snapshot_tensors(
     parameters out (a train-mode forward changes running statistics, not weights).
     """
     saved = []
+    copies: dict[int, torch.Tensor] = {}  # one copy per tensor: modules can share tensors
     modules = only if only is not None else [m for _, m in all_modules(module)]
     for m in modules:
         stores = (m._buffers,) if buffers_only else (m._parameters, m._buffers)
         for store in stores:
             for name, t in store.items():
                 if t is not None:
-                    saved.append((store, name, t, t.detach().clone()))
+                    if id(t) not in copies:
+                        copies[id(t)] = t.detach().clone()
+                    saved.append((store, name, t, copies[id(t)]))
     try:
         yield
     finally:
@@ -122,10 +125,13 @@ def snapshot_tensors(
                 current = store.get(name)
                 if current is not original:
                     store[name] = original
-                if original.dtype != copy.dtype:
+                if original.dtype != copy.dtype or original.shape != copy.shape:
                     original.data = copy
-                else:
-                    original.copy_(copy)
+                elif not torch.equal(original, copy):
+                    try:
+                        original.copy_(copy)
+                    except RuntimeError:  # overlapping memory (an expanded view): rebind
+                        original.data = copy
 
 
 def convert_floating(model: torch.nn.Module, dtype: torch.dtype) -> None:

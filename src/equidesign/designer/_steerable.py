@@ -99,6 +99,10 @@ class Nonlinearity:
     why: str  # why it is equivariant
 
 
+#: why gated models run in float32 only (escnn 1.0.x; measured: float64 inputs raise in its
+#: forward, "Index put requires the source and destination dtypes match")
+GATED_FLOAT32 = "escnn's GatedNonLinearity1 builds its output as float32 whatever its input"
+
 NONLINEARITIES: dict[str, Nonlinearity] = {
     "fourier": Nonlinearity(
         "fourier",
@@ -184,6 +188,11 @@ def expand_steerable(spec: Any, rule: Rule) -> ArchitecturePlan:
     k = spec.constraints.kernel_size
     width, depth = spec.constraints.width, spec.constraints.depth
     choice = NONLINEARITIES[spec.constraints.nonlinearity or "fourier"]
+    if choice.name == "gated" and spec.constraints.dtype == "float64":
+        raise DesignError(
+            f"constraints.dtype: 'float64' with nonlinearity 'gated': {GATED_FLOAT32}, so the "
+            "model cannot run in float64; use dtype float32, or nonlinearity fourier or norm"
+        )
     hidden, conv_out = _field_labels(choice.name, group.kind, width)
     irreps = field_irreps(group.kind, MAX_FREQUENCY, trivial=choice.name != "norm")
     in_repr = format_terms(parse_rep_expr(spec.input.representation))
@@ -258,6 +267,8 @@ def expand_steerable(spec: Any, rule: Rule) -> ArchitecturePlan:
         "fourier_samples": samples,
         "nonlinearity": choice.name,
     }
+    if choice.name == "gated":
+        plan.options["float32_only"] = GATED_FLOAT32
     sampled = (
         f"{samples} rotations by {360 / samples:g} degrees"
         if group.kind == "so2"

@@ -207,8 +207,10 @@ def _message(error: _Error, root: type[BaseModel]) -> str:
         return f"{short_repr(value)} is not one of {expected}"
     if kind in _EXPECTED:
         hint = _example(root, path) if _EXPECTED[kind] == "a mapping" else ""
-        if _EXPECTED[kind] == "text" and isinstance(value, (int, float)) and not isinstance(
-            value, bool
+        if (
+            _EXPECTED[kind] == "text"
+            and isinstance(value, (int, float))
+            and not isinstance(value, bool)
         ):
             hint = "; YAML read the value as a number: put it in quotes" + (
                 " (unquoted, an irreps string such as 0x0e reads as a hexadecimal number)"

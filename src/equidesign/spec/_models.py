@@ -251,7 +251,8 @@ class Constraints(_Model):
         default=None,
         description="SO2/O2 images only: the steerable CNN's nonlinearity, 'fourier' (FourierELU "
         "with IID batch norm; the default), 'norm' (norm ReLU with NormBatchNorm) or 'gated' "
-        "(sigmoid gates with GNormBatchNorm)",
+        "(sigmoid gates with GNormBatchNorm; float32 only: escnn's gated nonlinearity writes "
+        "float32)",
         examples=["norm"],
     )
 
