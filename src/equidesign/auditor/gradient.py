@@ -219,14 +219,10 @@ def run_gradient(
                 raise
         if measured is None:  # batch statistics need the whole orbit in one batch
             modes.append(
-                GradientMode(
-                    mode="train",
-                    max_rel=0.0,
-                    level=Level.PERFECT,
-                    passed=True,
-                    checked=False,
-                    note="not run: the orbit-augmented batch does not fit in memory (batch "
-                    "statistics need it whole); audit fewer inputs (n_inputs=)",
+                _not_run(
+                    "train",
+                    "the orbit-augmented batch does not fit in memory (batch statistics need "
+                    "it whole); audit fewer inputs (n_inputs=)",
                 )
             )
         else:
@@ -257,20 +253,25 @@ def active_dropout(model: torch.nn.Module) -> list[str]:
     ]
 
 
+def _not_run(mode: str, why: str) -> GradientMode:
+    """A mode that could not run: reported as not checked, with why."""
+    return GradientMode(
+        mode=mode,
+        max_rel=0.0,
+        level=Level.PERFECT,
+        passed=True,
+        checked=False,
+        note=f"not run: {why}",
+    )
+
+
 def _dropout_mode(model, symmetry: Symmetry, x: Any, exact: Sequence[TestElement]) -> GradientMode:
     """Input gradients with dropout on and the same masks for ``x`` and every ``g·x``."""
     io = symmetry.io
     moving = [e for e in exact if not e.identity]
     identity = next((e for e in exact if e.identity), None)
     if not moving or identity is None:
-        return GradientMode(
-            mode="dropout",
-            max_rel=0.0,
-            level=Level.PERFECT,
-            passed=True,
-            checked=False,
-            note="not run: the exact elements tested need the identity and one other",
-        )
+        return _not_run("dropout", "the exact elements tested need the identity and one other")
     dropouts = [m for _, m in all_modules(model) if _is_dropout(m)]
     device = symmetry.io.primary(x).device
     grads: list[list[torch.Tensor]] = []
@@ -289,14 +290,7 @@ def _dropout_mode(model, symmetry: Symmetry, x: Any, exact: Sequence[TestElement
                 torch.manual_seed(DROPOUT_SEED)  # the same masks for every copy
                 y = model_output(model(symmetry.model_input(model, stacked)))
                 if not y.requires_grad or not leaves:
-                    return GradientMode(
-                        mode="dropout",
-                        max_rel=0.0,
-                        level=Level.PERFECT,
-                        passed=True,
-                        checked=False,
-                        note="not run: the output does not depend on the input",
-                    )
+                    return _not_run("dropout", "the output does not depend on the input")
                 loss = 0.5 * (y.to(torch.float64) ** 2).sum()
                 tensors = [leaf for leaf, _ in leaves]
                 values = torch.autograd.grad(loss, tensors, allow_unused=True)
