@@ -568,6 +568,16 @@ def diagnose(
             (m for m in gradient.modes if m.mode == "train" and amplified_round_off(m)), None
         )
         if amplified is not None and not explained and forward_ok:
+            # amplified round-off, not structure: approximate at worst (NEEDS_ATTENTION)
+            note = (
+                f"a random relative change of {SENSITIVITY_STEP:.0e} of the input moves the "
+                f"train-mode gradients by {amplified.sensitivity:.1e}: amplified round-off, not "
+                "structure"
+            )
+            amplified.note = f"{amplified.note}; {note}" if amplified.note else note
+            gradient.note = note
+            if gradient.level == Level.BROKEN:
+                gradient.level = Level.APPROXIMATE
             d.findings.append(
                 Finding(
                     kind="precision",

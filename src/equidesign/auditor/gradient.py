@@ -42,6 +42,23 @@ __all__ = [
     "amplified_round_off",
 ]
 
+#: the seed every copy's dropout masks are drawn with in the dropout mode
+DROPOUT_SEED = 0
+
+#: inputs whose orbit makes the train-mode batch. The eval-mode test covers every input; what
+#: train mode adds is the batch statistics, which any batch closed under the group exercises,
+#: so the train-mode pass (forward and backward) need not carry all of them. Not two: batch
+#: statistics of invariant features over two orbits see two distinct values, which any batch
+#: normalisation maps to +-1 whatever they are (zero gradients, all round-off)
+TRAIN_INPUTS = 3
+
+#: the relative input perturbation of the train-mode sensitivity probe: round-off of the size
+#: the "perfect" level allows
+SENSITIVITY_STEP = 1e-6
+
+#: a train-mode gradient error within this factor of the sensitivity is amplified round-off
+SENSITIVITY_FACTOR = 10.0
+
 _DROPOUT = (
     torch.nn.Dropout,
     torch.nn.Dropout1d,
@@ -73,12 +90,17 @@ def behaves_differently_in_train(model: torch.nn.Module) -> bool:
 
 
 def _gradients(
-    model: torch.nn.Module, symmetry: Symmetry, x: Any, elements: Sequence[TestElement]
+    model: torch.nn.Module,
+    symmetry: Symmetry,
+    x: Any,
+    elements: Sequence[TestElement],
+    original: bool = True,
 ) -> list | None:
-    """Input gradients of ``0.5 ||f||^2`` at ``[x, g1·x, ...]``: per input leaf ``(copies,
-    rows, ...)`` with its action; ``None`` when the output does not depend on the input."""
+    """Input gradients of ``0.5 ||f||^2`` at ``[x, g1·x, ...]`` (without ``x`` when not
+    ``original``): per input leaf ``(copies, rows, ...)`` with its action; ``None`` when the
+    output does not depend on the input."""
     io = symmetry.io
-    stacked, leaves = io.grad_leaves(io.stack(x, elements))
+    stacked, leaves = io.grad_leaves(io.stack(x, elements, original=original))
     with torch.enable_grad():
         y = model_output(model(symmetry.model_input(model, stacked)))
         if not y.requires_grad or not leaves:
@@ -86,9 +108,9 @@ def _gradients(
         loss = 0.5 * (y.to(torch.float64) ** 2).sum()
         tensors = [leaf for leaf, _ in leaves]
         values = torch.autograd.grad(loss, tensors, allow_unused=True)
-    G1 = len(elements) + 1
+    copies = len(elements) + original
     return [
-        (io.split(torch.zeros_like(t) if g is None else g, G1), action)
+        (io.split(torch.zeros_like(t) if g is None else g, copies), action)
         for t, g, (_, action) in zip(tensors, values, leaves, strict=True)
     ]
 
@@ -112,11 +134,6 @@ def _train_mode(model: torch.nn.Module):
             yield
         finally:
             set_all_modes(model, False)  # the audit runs in eval mode
-
-
-#: the relative input perturbation of the train-mode sensitivity probe: round-off of the size
-#: the "perfect" level allows
-SENSITIVITY_STEP = 1e-6
 
 
 def train_mode_sensitivity(
@@ -148,15 +165,10 @@ def train_mode_sensitivity(
         near = _gradients(model, symmetry, x + step.to(x), exact)
     if at is None or near is None:
         return None
-    change = max(
+    return max(
         float((b[0] - a[0]).norm() / a[0].norm().clamp_min(1e-30))
         for (a, _), (b, _) in zip(at, near, strict=True)
     )
-    return change
-
-
-#: a train-mode gradient error within this factor of the sensitivity is amplified round-off
-SENSITIVITY_FACTOR = 10.0
 
 
 def amplified_round_off(mode: GradientMode) -> bool:
@@ -207,13 +219,14 @@ def run_gradient(
     if measured is None:
         return None
     modes.append(_mode("eval", measured, exact))
+    x_train = _train_inputs(x)
     if behaves_differently_in_train(model):
         # [x, g1·x, ...] over the elements other than the identity: exactly the orbit
         orbit = [e for e in exact if not e.identity] or exact
         measured = None
         try:
             with _train_mode(model):
-                measured = _gradient_error(model, symmetry, _train_inputs(x), orbit) or (0.0, 0)
+                measured = _gradient_error(model, symmetry, x_train, orbit) or (0.0, 0)
         except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:
             if not is_oom(exc):
                 raise
@@ -228,14 +241,14 @@ def run_gradient(
         else:
             note = (
                 f"batch statistics over the orbit-augmented batch of "
-                f"{_count(_train_inputs(x))} inputs; dropout held at eval (its masks are "
+                f"{_count(x_train)} inputs; dropout held at eval (its masks are "
                 "equivariant only in distribution)"
             )
             modes.append(_mode("train", measured, orbit, note))
     overall = worst(m.level for m in modes)
     counted = max(m.max_rel for m in modes)
     if active_dropout(model):
-        modes.append(_dropout_mode(model, symmetry, _train_inputs(x), exact))
+        modes.append(_dropout_mode(model, symmetry, x_train, exact))
     return GradientResult(
         max_rel=counted,
         level=overall,
@@ -267,79 +280,43 @@ def _not_run(mode: str, why: str) -> GradientMode:
 
 def _dropout_mode(model, symmetry: Symmetry, x: Any, exact: Sequence[TestElement]) -> GradientMode:
     """Input gradients with dropout on and the same masks for ``x`` and every ``g·x``."""
-    io = symmetry.io
     moving = [e for e in exact if not e.identity]
     identity = next((e for e in exact if e.identity), None)
     if not moving or identity is None:
         return _not_run("dropout", "the exact elements tested need the identity and one other")
-    dropouts = [m for _, m in all_modules(model) if _is_dropout(m)]
     device = symmetry.io.primary(x).device
-    grads: list[list[torch.Tensor]] = []
-    actions = None
+    devices = [device] if device.type == "cuda" else []
+    runs: list[list] = []
     try:
-        for m in dropouts:
-            set_mode(m, True)
-        copies = [identity, *moving]
-        for element in copies:
-            # x alone (the identity acting), then each g·x alone: one pass per copy, so that
-            # every copy draws the same masks
-            batch = io.stack(x, [element], original=False)
-            stacked, leaves = io.grad_leaves(batch)
-            devices = [device] if device.type == "cuda" else []
-            with torch.random.fork_rng(devices=devices), torch.enable_grad():
-                torch.manual_seed(DROPOUT_SEED)  # the same masks for every copy
-                y = model_output(model(symmetry.model_input(model, stacked)))
-                if not y.requires_grad or not leaves:
-                    return _not_run("dropout", "the output does not depend on the input")
-                loss = 0.5 * (y.to(torch.float64) ** 2).sum()
-                tensors = [leaf for leaf, _ in leaves]
-                values = torch.autograd.grad(loss, tensors, allow_unused=True)
-            grads.append(
-                [
-                    torch.zeros_like(t) if g is None else g
-                    for t, g in zip(tensors, values, strict=True)
-                ]
-            )
-            actions = [a for _, a in leaves]
+        for _, m in all_modules(model):
+            if _is_dropout(m):
+                set_mode(m, True)
+        # x alone (the identity acting), then each g·x alone: one pass per copy, each under the
+        # same seed, so that every copy draws the same masks
+        for element in [identity, *moving]:
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(DROPOUT_SEED)
+                grads = _gradients(model, symmetry, x, [element], original=False)
+            if grads is None:
+                return _not_run("dropout", "the output does not depend on the input")
+            runs.append(grads)
     finally:
         set_all_modes(model, False)
-    per_leaf = [
-        (torch.stack([io.split(g[i], 1)[0] for g in grads]), actions[i])
-        for i in range(len(actions))
+    per_leaf = [  # every leaf's copies side by side: (1 + |moving|, rows, ...)
+        (torch.cat([p[i][0] for p in runs]), runs[0][i][1]) for i in range(len(runs[0]))
     ]
-    value, wi = gradient_error(per_leaf, moving)
-    level = classify(value)
-    if passes(level):
-        note = (
-            f"dropout on, the same masks at x and at each g·x (seed {DROPOUT_SEED}): the masks "
-            "are constant over what the group moves, so each training step is equivariant"
+    measured = gradient_error(per_leaf, moving)
+    if passes(classify(measured[0])):
+        effect = (
+            "the masks are constant over what the group moves, so each training step is equivariant"
         )
     else:
-        note = (
-            f"dropout on, the same masks at x and at each g·x (seed {DROPOUT_SEED}): the masks "
-            "do not move with the input, so a training step is equivariant only in "
+        effect = (
+            "the masks do not move with the input, so a training step is equivariant only in "
             "distribution over masks; not counted in the verdict"
         )
-    return GradientMode(
-        mode="dropout",
-        max_rel=value,
-        level=level,
-        passed=passes(level),
-        failing_element=None if passes(level) else moving[wi].label,
-        note=note,
-    )
-
-
-#: the seed every copy's dropout masks are drawn with in the dropout mode
-DROPOUT_SEED = 0
-
-
-#: inputs whose orbit makes the train-mode batch. The eval-mode test covers every input; what
-#: train mode adds is the batch statistics, which any batch closed under the group exercises,
-#: so the train-mode pass (forward and backward) need not carry all of them. Not two: batch
-#: statistics of invariant features over two orbits see two distinct values, which any batch
-#: normalisation maps to +-1 whatever they are (zero gradients, all round-off)
-TRAIN_INPUTS = 3
+    note = f"dropout on, the same masks at x and at each g·x (seed {DROPOUT_SEED}): {effect}"
+    return _mode("dropout", measured, moving, note)
 
 
 def _train_inputs(x: Any) -> Any:
