@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 	# the CPU build of torch first: a bare `torch` requirement would pull a multi-GB CUDA build
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[test]'
+	# mace-torch pins e3nn==0.4.4 but runs on e3nn 0.6: without its dependencies (pyproject's
+	# test extras name the few it needs)
+	$(PY) -m pip install -q --no-deps mace-torch==0.3.16
 	@touch $(STAMP)
 
 venv: $(STAMP)

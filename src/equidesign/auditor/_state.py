@@ -14,6 +14,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from ._autograd import differentiable_model_grads
+
 __all__ = [
     "all_modules",
     "refresh_caches",
@@ -186,6 +188,8 @@ def audit_conditions(model: torch.nn.Module, dtype: torch.dtype | None) -> Itera
             torch.backends.cudnn.allow_tf32 = False
             torch.set_float32_matmul_precision("highest")
             stack.enter_context(torch.autocast("cpu", enabled=False))
+            # force fields' own autograd.grad keeps its graph: their outputs stay differentiable
+            stack.enter_context(differentiable_model_grads())
             if torch.cuda.is_available():
                 stack.enter_context(torch.autocast("cuda", enabled=False))
             if convert:

@@ -16,7 +16,7 @@ import torch
 from ..symmetry import Symmetry
 from ..symmetry.actions import Action, TestElement
 from ._graph import Recorder
-from ._tensors import is_oom, model_output, relative_errors
+from ._tensors import is_oom, model_output, relative_errors, rows_are_parts
 from .layerwise import interpolation_floor, judge
 from .levels import Level, classify, passes, worst
 from .report import ElementError, EndToEndResult, InterpolatedResult
@@ -154,7 +154,7 @@ def errors_for_action(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Absolute and relative errors of f(g·x) against action(g)·f(x): ``(G, B)`` each."""
     expected = action.apply(elements, y)
-    return relative_errors(y_moved, expected)
+    return relative_errors(y_moved, expected, typical=rows_are_parts(action))
 
 
 def summarise(

@@ -30,7 +30,7 @@ import torch
 from ..symmetry import Symmetry
 from ..symmetry.actions import TestElement
 from ._state import all_modules, set_all_modes, set_mode, snapshot_tensors
-from ._tensors import is_oom, model_output, relative_errors
+from ._tensors import is_oom, model_output, relative_errors, rows_are_parts
 from .layerwise import is_normalization
 from .levels import Level, classify, passes, worst
 from .report import GradientMode, GradientResult
@@ -187,7 +187,7 @@ def gradient_error(grads: list, elements: Sequence[TestElement]) -> tuple[float,
     worst, worst_i = 0.0, 0
     for grad, action in grads:
         expected = action.apply(elements, grad[0])
-        _, rel = relative_errors(grad[1:], expected)
+        _, rel = relative_errors(grad[1:], expected, typical=rows_are_parts(action))
         per = rel.max(dim=1).values
         if float(per.max()) >= worst:
             worst, worst_i = float(per.max()), int(per.argmax())

@@ -50,6 +50,7 @@ from torch.func import jvp, vmap
 
 from ..errors import AuditError
 from ..symmetry import Symmetry
+from ._autograd import forward_ad_kernels
 from ._graph import Call, Recorder, declared_actions
 from ._state import audit_conditions, model_device, model_dtype
 from ._tensors import is_geometric, model_output, rewrap, unwrap
@@ -276,7 +277,55 @@ class _Measure:
 
 # ------------------------------------------------------------------------- attribution
 def _spatial(t: torch.Tensor) -> bool:
-    return t.dim() >= 3 and min(t.shape[-2:]) >= 2
+    """Feature maps ``(B, C, H, W)``: the flow moves them on their own grid."""
+    return t.dim() >= 4 and min(t.shape[-2:]) >= 2
+
+
+#: at most this many tokens before the patch grid (class token, register tokens)
+MAX_PREFIX_TOKENS = 8
+
+
+class _Layout:
+    """Where a tensor's pixels are: on a grid of its own ``(B, C, H, W)``, on the patch grid of
+    the input as tokens ``(B, k + h*w, C)`` (a vision transformer's; ``k`` leading class or
+    register tokens, which no flow moves), or nowhere (``grid`` is False: left as it is)."""
+
+    def __init__(self, t: torch.Tensor, reference: tuple[int, int] | None):
+        self.tokens = None
+        self.grid = _spatial(t)
+        if not self.grid and t.dim() == 3 and reference is not None:
+            self.tokens = patch_grid(t.shape[1], reference)
+            self.grid = self.tokens is not None
+
+    def to_grid(self, t: torch.Tensor) -> torch.Tensor:
+        if self.tokens is None:
+            return t
+        k, h, w = self.tokens
+        return t[:, k:, :].reshape(t.shape[0], h, w, t.shape[2]).permute(0, 3, 1, 2)
+
+    def from_grid(self, v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        if self.tokens is None:
+            return v
+        k = self.tokens[0]
+        body = v.permute(0, 2, 3, 1).reshape(like.shape[0], -1, like.shape[2])
+        return torch.cat([torch.zeros_like(like[:, :k, :]), body], 1)
+
+
+def patch_grid(n: int, reference: tuple[int, int]) -> tuple[int, int, int] | None:
+    """``(k, h, w)`` when ``n`` tokens are ``k`` prefix tokens and an ``h x w`` grid with the
+    input's aspect ratio (patches of one size along both axes); the fewest prefix tokens win."""
+    H, W = reference
+    for k in range(0, MAX_PREFIX_TOKENS + 1):
+        m = n - k
+        if m < 4:
+            break
+        for h in range(2, int(m**0.5) * 2 + 2):
+            if m % h:
+                continue
+            w = m // h
+            if w >= 2 and H * w == W * h and H % h == 0 and W % w == 0:
+                return k, h, w
+    return None
 
 
 def _field_type(value: Any):
@@ -297,10 +346,18 @@ class _LayerLie:
         self.reference = reference
         self.ok = self.ht.is_floating_point()
         self.in_type, self.out_type = _field_type(self.h), _field_type(call.output)
-        spatial_in = self.ok and _spatial(self.ht)
-        self.in_grads = image_gradients(self.ht, padding_in) if spatial_in else None
         self.y = unwrap(call.output)
-        self.out_grads = image_gradients(self.y, padding_out) if _spatial(self.y) else None
+        self.in_layout, self.out_layout = _Layout(self.ht, reference), _Layout(self.y, reference)
+        self.in_grads = (
+            image_gradients(self.in_layout.to_grid(self.ht), padding_in)
+            if self.ok and self.in_layout.grid
+            else None
+        )
+        self.out_grads = (
+            image_gradients(self.out_layout.to_grid(self.y), padding_out)
+            if self.out_layout.grid
+            else None
+        )
 
     def undefined(self, name: str) -> str | None:
         from ..symmetry._fibres import fibre_action
@@ -311,14 +368,14 @@ class _LayerLie:
                 return reason
         return None
 
-    def _velocity(self, name, grads, z, field_type) -> torch.Tensor:
+    def _velocity(self, name, grads, z, field_type, layout: _Layout) -> torch.Tensor:
         from ..symmetry._fibres import fibre_action
         from ..symmetry.flows import velocity_from_gradients
 
         v = (
             torch.zeros_like(z)
             if grads is None
-            else velocity_from_gradients(name, grads, self.reference)
+            else layout.from_grid(velocity_from_gradients(name, grads, self.reference), z)
         )
         turn = fibre_action(field_type, name).velocity(z)
         return v if turn is None else v + turn
@@ -332,10 +389,12 @@ class _LayerLie:
         def f(inp):
             return unwrap(self.call.module(rewrap(h, inp)))
 
-        v_in = [self._velocity(g, self.in_grads, self.ht, self.in_type) for g in names]
+        v_in = [
+            self._velocity(g, self.in_grads, self.ht, self.in_type, self.in_layout) for g in names
+        ]
         _, jys = _jvp_many(f, self.ht, v_in)
         return {
-            g: jy - self._velocity(g, self.out_grads, self.y, self.out_type)
+            g: jy - self._velocity(g, self.out_grads, self.y, self.out_type, self.out_layout)
             for g, jy in zip(names, jys, strict=True)
         }
 
@@ -665,6 +724,21 @@ def compute_lie_derivative(
     normalization: str = "relative",
 ) -> LieDerivativeResult:
     """The Lie derivative of ``model`` (already in audit conditions) at inputs ``x``."""
+    with forward_ad_kernels():
+        return _compute_lie_derivative(
+            model,
+            symmetry,
+            x,
+            generators,
+            layerwise=layerwise,
+            padding=padding,
+            normalization=normalization,
+        )
+
+
+def _compute_lie_derivative(
+    model, symmetry, x, generators, *, layerwise, padding, normalization
+) -> LieDerivativeResult:
     from ..symmetry.flows import PADDINGS
 
     if padding not in PADDINGS:

@@ -71,7 +71,10 @@ def run_self_checks(
     _can_fail(out, elements, shift_in, shift_out, y)
     x = symmetry.io.primary(x)
     moved_in = next((m for a, t, m in inputs if t is x), None)
-    if moved_in is None:
+    linear = getattr(symmetry.in_action, "gradient_action", None)
+    if linear is not None:  # gradients move by the linear part (positions: R, not R p + t)
+        moved_in = linear().apply(elements, x)
+    elif moved_in is None:
         moved_in = symmetry.in_action.apply(elements, x)
     _orthogonal(out, elements, x, y_probe, moved_in, moved_out)
     return out

@@ -37,6 +37,10 @@ def block_permutations(ptr: list[int], seed: int, count: int) -> ElementSet:
     return ElementSet(elements, exhaustive=False, note=note)
 
 
+def _perm(element: TestElement) -> torch.Tensor | None:
+    return None if element.identity else torch.as_tensor(element.value)
+
+
 def graph_symmetry(cls, node_level: bool, n_random: int, example=None):
     state: dict = {"ptr": None}
     nodes = PermutationAction(dim=0, name="node permutation")
@@ -84,7 +88,7 @@ def graph_symmetry(cls, node_level: bool, n_random: int, example=None):
         _input_help="pass inputs= (a torch_geometric Data or Batch) to audit",
     )
     sym._observer = observe
-    sym._io = GraphIO({"x": nodes}, relabel=relabel_edges)
+    sym._io = GraphIO({"x": nodes}, relabel=relabel_edges, perm=_perm)
     sym.relabel = relabel_edges
     sym.default_action = default
     return sym

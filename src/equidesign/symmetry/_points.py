@@ -253,6 +253,12 @@ def _random_rotation(rng: np.random.Generator) -> np.ndarray:
     )
 
 
+def _block_perm(ptr: list[int], gen: torch.Generator) -> torch.Tensor:
+    return torch.cat(
+        [torch.randperm(b - a, generator=gen) + a for a, b in zip(ptr[:-1], ptr[1:], strict=True)]
+    )
+
+
 def rigid_elements(
     seed: int,
     count: int,
@@ -260,35 +266,33 @@ def rigid_elements(
     reflections: bool,
     translations: bool,
     ptr: list[int] | None,
+    rotations: bool = True,
 ) -> ElementSet:
     """The identity and ``count`` Haar-random rotations (with reflections for O(3)/E(3)),
-    random translations, and -- given graph boundaries ``ptr`` -- node permutations."""
+    random translations, and -- given graph boundaries ``ptr`` -- node permutations (every one
+    of them permutes when there are no rotations: ``Sn`` alone)."""
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
     eye = torch.eye(3, dtype=torch.float64)
-    elements = [
-        TestElement(
-            "identity", RigidMotion(eye, torch.zeros(3, dtype=torch.float64)), identity=True
-        )
-    ]
+    zero = torch.zeros(3, dtype=torch.float64)
+    elements = [TestElement("identity", RigidMotion(eye, zero), identity=True)]
+    if not rotations:
+        if ptr is None:
+            raise SymmetryError("Symmetry.point_clouds: pass inputs= (a PyG Data or Batch)")
+        for k in range(count):
+            perm = _block_perm(ptr, gen)
+            elements.append(TestElement(f"node permutation {k + 1}", RigidMotion(eye, zero, perm)))
+        note = f"the identity and {count} random node permutations within each graph (seed {seed})"
+        return ElementSet(elements, exhaustive=False, note=note)
     for k in range(count):
         R = torch.as_tensor(_random_rotation(rng))
         label = f"rotation {k + 1}"
         if reflections and k % 2 == 1:
             R, label = -R, f"reflection·rotation {k + 1}"
-        t = (
-            torch.as_tensor(rng.normal(size=3) * 2.0)
-            if translations
-            else torch.zeros(3, dtype=torch.float64)
-        )
+        t = torch.as_tensor(rng.normal(size=3) * 2.0) if translations else zero
         perm = None
         if ptr is not None and k % 2 == 0:
-            perm = torch.cat(
-                [
-                    torch.randperm(b - a, generator=gen) + a
-                    for a, b in zip(ptr[:-1], ptr[1:], strict=True)
-                ]
-            )
+            perm = _block_perm(ptr, gen)
             label += " + node permutation"
         elements.append(TestElement(label, RigidMotion(R, t, perm)))
     note = (
@@ -298,6 +302,24 @@ def rigid_elements(
         + f" (seed {seed})"
     )
     return ElementSet(elements, exhaustive=False, note=note)
+
+
+def _attribute_action(key: str, value) -> Action:
+    """``node_attrs`` entry: ``"invariant"`` (moves with the nodes only) or e3nn irreps."""
+    if not isinstance(value, str) or not value.strip():
+        raise SymmetryError(
+            f"node_attrs[{key!r}]: expected 'invariant' or e3nn irreps such as '1x1o', got "
+            f"{value!r}"
+        )
+    if value.strip().lower() == "invariant":
+        return NodeAction(TrivialAction())
+    try:
+        return NodeAction(IrrepsAction(value))
+    except Exception as exc:  # e3nn's parser: ValueError, AssertionError
+        raise SymmetryError(
+            f"node_attrs[{key!r}]: {value!r} is not e3nn irreps ({exc}); write e.g. '1x1o' or "
+            "'invariant'"
+        ) from None
 
 
 def point_cloud_symmetry(
@@ -312,15 +334,19 @@ def point_cloud_symmetry(
     n_random,
     example,
     forces,
+    node_attrs=None,
 ):
     info = parse_group(group)
     kinds = {f.kind for f in info.factors} if info.is_product else {info.kind}
-    if not kinds & {"so3", "o3", "se3", "e3"}:
+    if not kinds & {"so3", "o3", "se3", "e3", "sn"}:
         raise SymmetryError(
-            f"group: {group!r} does not act on point clouds; use SO3, O3, SE3, E3 or 'E3 x Sn'"
+            f"group: {group!r} does not act on point clouds; use SO3, O3, SE3, E3, 'E3 x Sn' or "
+            "Sn (node permutations only)"
         )
+    rotations = bool(kinds & {"so3", "o3", "se3", "e3"})
     reflections = bool(kinds & {"o3", "e3"})
     permutations = permutations or "sn" in kinds
+    translations = translations and rotations
     feat = NodeAction(IrrepsAction(irreps_in)) if irreps_in is not None else None
     pos = NodeAction(PointAction(translations=translations))
     out_inner = TrivialAction() if irreps_out in (None, "invariant") else IrrepsAction(irreps_out)
@@ -335,12 +361,24 @@ def point_cloud_symmetry(
         if permutations and ptr is None:
             raise SymmetryError("Symmetry.point_clouds: pass inputs= (a PyG Data or Batch)")
         return rigid_elements(
-            seed, count, reflections=reflections, translations=translations, ptr=ptr
+            seed,
+            count,
+            reflections=reflections,
+            translations=translations,
+            ptr=ptr,
+            rotations=rotations,
         )
 
     node_actions = {"pos": pos}
     if feat is not None:
         node_actions["x"] = feat
+    for key, value in (node_attrs or {}).items():
+        if key in ("pos", "x", "batch", "ptr", "edge_index"):
+            raise SymmetryError(
+                f"node_attrs: {key!r} is not a free attribute (pos and x follow irreps_in; "
+                "batch, ptr and edge_index are the graph's structure); remove it"
+            )
+        node_actions[key] = _attribute_action(key, value)
     maker = None
     if example is not None:
 
@@ -363,8 +401,19 @@ def point_cloud_symmetry(
         in_action=feat if feat is not None else pos,
         out_action=out_action,
         group=info,
-        _flows=lambda padding, reference: point_flows(
-            irreps_in, None if irreps_out in (None, "invariant") else irreps_out, translations
+        _flows=lambda padding, reference: (
+            point_flows(
+                irreps_in,
+                None if irreps_out in (None, "invariant") else irreps_out,
+                translations,
+                attrs={
+                    k: a.inner.irreps
+                    for k, a in node_actions.items()
+                    if isinstance(getattr(a, "inner", None), IrrepsAction) and k != "x"
+                },
+            )
+            if rotations
+            else {}
         ),
         n_random=n_random,
         _element_source=source,
@@ -373,7 +422,12 @@ def point_cloud_symmetry(
         _input_help="pass inputs= (a torch_geometric Data or Batch with pos and x) to audit",
     )
     sym._observer = observe
-    sym._io = GraphIO(node_actions, relabel=relabel, primary="x" if feat is not None else "pos")
+    sym._io = GraphIO(
+        node_actions,
+        relabel=relabel,
+        primary="x" if feat is not None else "pos",
+        perm=lambda element: element.value.perm,
+    )
     sym.relabel = relabel
     sym.forces = forces
     return sym
@@ -411,12 +465,14 @@ def irreps_generators(irreps) -> torch.Tensor:
     return torch.stack([torch.block_diag(*[b[k] for b in blocks]) for k in range(3)])
 
 
-def point_flows(irreps_in, irreps_out, translations: bool = True) -> dict:
+def point_flows(irreps_in, irreps_out, translations: bool = True, attrs=None) -> dict:
     """Rotations about x, y, z (and translations along them): :class:`~.flows.Flow` objects
-    whose velocities are dicts of node attributes (``pos``, ``x``) of a PyG batch."""
+    whose velocities are dicts of node attributes (``pos``, ``x``, and the ``attrs`` that carry
+    irreps) of a PyG batch."""
     from .flows import Flow
 
     gens_in = None if irreps_in is None else irreps_generators(irreps_in)
+    gens_attrs = {k: irreps_generators(v) for k, v in (attrs or {}).items()}
     gens_out = None if irreps_out is None else irreps_generators(irreps_out)
 
     def rotation(k):
@@ -427,6 +483,9 @@ def point_flows(irreps_in, irreps_out, translations: bool = True) -> dict:
             out = {"pos": pos @ L.to(pos).T}
             if gens_in is not None and "x" in batch.keys():
                 out["x"] = batch.x @ gens_in[k].to(batch.x).T
+            for key, gens in gens_attrs.items():
+                if key in batch.keys():
+                    out[key] = batch[key] @ gens[k].to(batch[key]).T
             return out
 
         def v_out(y):

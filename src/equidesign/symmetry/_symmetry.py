@@ -202,19 +202,26 @@ class Symmetry:
         forces: bool = False,
         n_random: int = 8,
         example: Callable[[int, torch.Generator], Any] | None = None,
+        node_attrs: dict[str, str] | None = None,
     ) -> Symmetry:
         """Rotations (and reflections for O3/E3), translations and optionally node permutations
         acting on PyG point clouds: ``pos`` (N, 3) and node features ``x`` (N, irreps_in.dim).
+
+        Every other attribute with one row per node (atom types ``z``, charges, masks) moves with
+        the nodes as an invariant; ``node_attrs`` names those that transform otherwise.
 
         Args:
             irreps_in: e3nn irreps of ``x`` (``None``: the model reads positions only).
             irreps_out: ``"invariant"`` or the e3nn irreps of the output.
             translations: translate the clouds too (a model of relative positions ignores them).
-            group: ``"SO3"``, ``"O3"``, ``"SE3"``, ``"E3"`` or ``"E3 x Sn"`` (adds permutations).
+            group: ``"SO3"``, ``"O3"``, ``"SE3"``, ``"E3"``, ``"E3 x Sn"`` (adds permutations)
+                or ``"Sn"`` (node permutations only).
             node_level: outputs are per node ``(N, dim)`` (else per graph ``(B, dim)``).
             permutations: also reorder the nodes within each graph (E3 x Sn).
             forces: the output is an energy; also test forces ``-dE/dpos`` (conservative models).
             example: ``example(batch, generator)`` makes inputs for the audit.
+            node_attrs: how further node attributes transform: ``{"z": "invariant",
+                "v": "1x1o"}`` (e3nn irreps, or ``"invariant"``: moved with the nodes only).
         """
         from ._points import point_cloud_symmetry
 
@@ -229,6 +236,7 @@ class Symmetry:
             n_random=n_random,
             example=example,
             forces=forces,
+            node_attrs=node_attrs,
         )
 
     @classmethod

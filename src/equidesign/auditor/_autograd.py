@@ -1,0 +1,87 @@
+"""Models that differentiate inside ``forward`` (force fields: MACE, NequIP, SchNet's forces).
+
+A force field returns ``-dE/dpos`` from ``torch.autograd.grad`` called in its own ``forward``,
+usually with ``create_graph=self.training``: in eval mode the graph of the energy is freed by that
+call and the forces are constants. The audit then cannot differentiate the model's outputs (the
+gradient test, the force test, the Lie derivative by double backward) and its own backward raises
+"Trying to backward through the graph a second time" or "element 0 of tensors does not require
+grad", which blames the model for the auditor's pass.
+
+While the audit runs, :func:`differentiable_model_grads` makes every ``torch.autograd.grad`` that
+the *model's* code calls keep its graph (``create_graph=True``): the values are the same, and the
+outputs stay differentiable. Calls from the auditor and from torch itself are left as they are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+
+import torch
+
+__all__ = ["differentiable_model_grads", "forward_ad_kernels", "model_grad_calls"]
+
+_ORIGINAL = torch.autograd.grad
+_CALLS = {"count": 0}
+_ACTIVE = {"depth": 0}
+_OWN = ("equidesign.", "torch.")
+
+
+def model_grad_calls() -> int:
+    """How many times the model's code has called ``torch.autograd.grad`` under the patch."""
+    return _CALLS["count"]
+
+
+def _grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph=None,
+    create_graph=False,
+    *args,
+    **kwargs,
+):
+    caller = sys._getframe(1).f_globals.get("__name__", "") or ""
+    if not caller.startswith(_OWN) and torch.is_grad_enabled():
+        _CALLS["count"] += 1
+        create_graph, retain_graph = True, True
+    return _ORIGINAL(outputs, inputs, grad_outputs, retain_graph, create_graph, *args, **kwargs)
+
+
+@contextlib.contextmanager
+def differentiable_model_grads() -> Iterator[None]:
+    """Within the block, ``torch.autograd.grad`` called by a model keeps its graph."""
+    if _ACTIVE["depth"] == 0:
+        torch.autograd.grad = _grad
+    _ACTIVE["depth"] += 1
+    try:
+        yield
+    finally:
+        _ACTIVE["depth"] -= 1
+        if _ACTIVE["depth"] == 0:
+            torch.autograd.grad = _ORIGINAL
+
+
+@contextlib.contextmanager
+def forward_ad_kernels() -> Iterator[None]:
+    """Attention through kernels that have forward-mode AD, for the Lie derivative's jvps.
+
+    ``F.scaled_dot_product_attention`` dispatches to fused kernels (flash, memory-efficient)
+    without forward-mode AD, and ``nn.MultiheadAttention`` in eval mode to its native fast path
+    (``_native_multi_head_attention``), which has none either. Within the block, SDPA takes its
+    math kernel (the same attention, composed of differentiable operations) and the fast path is
+    off; both settings are restored after.
+    """
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    mha = getattr(torch.backends, "mha", None)
+    fastpath = mha.get_fastpath_enabled() if mha is not None else None
+    try:
+        if mha is not None:
+            mha.set_fastpath_enabled(False)
+        with sdpa_kernel(SDPBackend.MATH):
+            yield
+    finally:
+        if mha is not None:
+            mha.set_fastpath_enabled(fastpath)
