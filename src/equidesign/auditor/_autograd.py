@@ -49,11 +49,32 @@ def _grad(
     return _ORIGINAL(outputs, inputs, grad_outputs, retain_graph, create_graph, *args, **kwargs)
 
 
+def _bound_names() -> list[tuple[dict, str]]:
+    """Module globals bound to ``torch.autograd.grad`` by ``from torch.autograd import grad``
+    (PyG's ViSNet, user code), outside torch and equidesign."""
+    found = []
+    for name, module in list(sys.modules.items()):
+        if module is None or name.startswith(_OWN) or name in ("torch", "equidesign"):
+            continue
+        namespace = getattr(module, "__dict__", None)
+        if not isinstance(namespace, dict):
+            continue
+        for key, value in list(namespace.items()):
+            if value is _ORIGINAL:
+                found.append((namespace, key))
+    return found
+
+
 @contextlib.contextmanager
 def differentiable_model_grads() -> Iterator[None]:
-    """Within the block, ``torch.autograd.grad`` called by a model keeps its graph."""
+    """Within the block, ``torch.autograd.grad`` called by a model keeps its graph (whether the
+    model calls it as ``torch.autograd.grad`` or imported it by name)."""
+    bound: list[tuple[dict, str]] = []
     if _ACTIVE["depth"] == 0:
         torch.autograd.grad = _grad
+        bound = _bound_names()
+        for namespace, key in bound:
+            namespace[key] = _grad
     _ACTIVE["depth"] += 1
     try:
         yield
@@ -61,6 +82,9 @@ def differentiable_model_grads() -> Iterator[None]:
         _ACTIVE["depth"] -= 1
         if _ACTIVE["depth"] == 0:
             torch.autograd.grad = _ORIGINAL
+            for namespace, key in bound:
+                if namespace.get(key) is _grad:
+                    namespace[key] = _ORIGINAL
 
 
 @contextlib.contextmanager

@@ -24,10 +24,14 @@ def _result(passed: bool) -> str:
 def _e2e_lines(r: AuditReport) -> list[str]:
     e = r.end_to_end
     exact = sum(1 for p in e.per_element if p.exact)
+    on_grid = r.settings.domain in ("", "image2d", "image3d")
     lines = [
         f"Test samples: {e.n_inputs}",
         f"Transformations tested: {e.n_elements} ({r.settings.element_note})",
-        f"Exact elements: {exact}; interpolated (off the pixel grid): {e.n_elements - exact}",
+        *([f"Inputs: {r.settings.input_note}"] if r.settings.input_note else []),
+        f"Exact elements: {exact}; interpolated (off the pixel grid): {e.n_elements - exact}"
+        if on_grid
+        else f"Exact elements: {exact}",
         "",
         "Invariance/Equivariance Error (exact elements):",
         f"- Mean absolute: {_e(e.mean_abs)}",
@@ -253,6 +257,7 @@ def render_markdown(r: AuditReport) -> str:
         f"- Symmetry: {r.group} ({r.symmetry_type.lower()})",
         f"- Actions: {r.symmetry}",
         f"- Elements: {e.n_elements} ({s.element_note}); inputs: {e.n_inputs}",
+        *([f"- Input attributes: {s.input_note}"] if s.input_note else []),
         f"- Reproduce: seed {s.seed}, dtype {s.dtype}, device {s.device}",
         "",
         "## End to end",

@@ -316,6 +316,8 @@ def audit(
         elements=[e.label for e in elements],
         exhaustive=element_set.exhaustive,
         element_note=element_set.note,
+        domain=symmetry.domain,
+        input_note=_input_note(symmetry, x),
         subgroup_only=element_set.subgroup_only,
         layerwise=layerwise,
         gradients=gradients,
@@ -342,6 +344,23 @@ def audit(
         settings=settings,
         timings={k: round(v, 4) for k, v in timings.items()},
     )
+
+
+def _input_note(symmetry: Symmetry, x: Any) -> str:
+    """Graph inputs: which attributes move, and how (an attribute left in place is named)."""
+    placement = getattr(symmetry.io, "placement", None)
+    if placement is None:
+        return ""
+    where = placement(x)
+    parts = [f"moved by the group: {', '.join(where['declared'])}"]
+    if where["invariant"]:
+        parts.append(f"moved with the nodes as invariants: {', '.join(where['invariant'])}")
+    if where["other"]:
+        parts.append(
+            f"left as they are (neither one row per node, per edge nor per graph): "
+            f"{', '.join(where['other'])}"
+        )
+    return "; ".join(parts)
 
 
 def _rerun_in_float64(model, symmetry, x, elements, chunk) -> Float64Rerun:

@@ -245,6 +245,11 @@ class AuditSettings(_Model):
     elements: list[str]
     exhaustive: bool
     element_note: str = ""
+    domain: str = Field(default="", description="the symmetry's data domain")
+    input_note: str = Field(
+        default="",
+        description="graph inputs: which attributes the group moves, and how",
+    )
     subgroup_only: bool = Field(
         default=False,
         description="a continuous group was tested on a finite subgroup of it only",

@@ -112,6 +112,22 @@ SYMMETRY_RULES: tuple[SpecRule, ...] = (
         doc="only `point_cloud` may have `node_level`",
     ),
     SpecRule(
+        field="translations",
+        reads=("domain", "translations"),
+        broken=lambda v: v["domain"] != "point_cloud" and not v["translations"],
+        message=lambda v: "translations are for point clouds; remove it",
+        position="key",
+        doc="only `point_cloud` may have `translations`",
+    ),
+    SpecRule(
+        field="node_attrs",
+        reads=("domain", "node_attrs"),
+        broken=lambda v: v["domain"] != "point_cloud" and v["node_attrs"],
+        message=lambda v: "node_attrs are for point clouds; remove it",
+        position="key",
+        doc="only `point_cloud` may have `node_attrs`",
+    ),
+    SpecRule(
         field="forces",
         reads=("domain", "forces"),
         broken=lambda v: v["domain"] != "point_cloud" and v["forces"],
@@ -206,6 +222,17 @@ class SymmetrySpec(BaseModel):
         default=False,
         description="point clouds: the output is an energy; test the forces -dE/dpos too",
     )
+    translations: bool = Field(
+        default=True,
+        description="point clouds: translate the clouds too (false for a model that reads "
+        "absolute positions by design, or to audit rotations alone)",
+    )
+    node_attrs: dict[str, str] | None = Field(
+        default=None,
+        description="point clouds: how further node attributes transform, e.g. {v: 1x1o} "
+        "(e3nn irreps) or {q: invariant}; other per-node attributes (atom types z, charges, "
+        "masks) move with the nodes as invariants",
+    )
     lie_derivative: LieDerivativeOptions | None = Field(
         default=None,
         description="also compute the Lie derivative (default: continuous groups); a mapping "
@@ -252,9 +279,11 @@ class SymmetrySpec(BaseModel):
             return Symmetry.point_clouds(
                 irreps_in,
                 output,
+                self.translations,
                 group=self.group,
                 node_level=self.node_level,
                 forces=self.forces,
+                node_attrs=self.node_attrs,
             )
         return Symmetry.vectors(self.group, self.input, output)
 
