@@ -1,6 +1,6 @@
 """``python -m bench``: run every benchmark, print the ratios, save them as JSON.
 
-Options: ``--repeats N`` (default 7), ``--only NAME`` (a module: audit_speed, molecule_speed, design_speed, lie_speed).
+Options: ``--repeats N`` (default 7), ``--only NAME`` (a module: audit_speed, molecule_speed, design_speed, lie_speed, field_models).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 os.environ.setdefault("EQUIDESIGN_CACHE_DIR", str(Path(tempfile.gettempdir()) / "equidesign-bench"))
 
-BENCHES = ("audit_speed", "molecule_speed", "design_speed", "lie_speed")
+BENCHES = ("audit_speed", "molecule_speed", "design_speed", "lie_speed", "field_models")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -133,15 +133,19 @@ def test_set_tensors_are_typed_by_shape(reports):
 
 
 def test_a_global_node_index_is_localised_and_its_batch_dependence_named():
-    """torch.arange over the whole batch: the encoding is found at pe, and the identity
-    self-check says why the identity copy differs (its nodes come after the originals')."""
+    """torch.arange over the whole batch: the encoding is found at pe, and the batch check says
+    why a copy differs inside the batch (its nodes come after the originals'); the verdict
+    comes from element-by-element passes, where the identity's copy is x again."""
     from tests.zoo.graphs import GlobalNodeIndex, build_gin
 
     report = eqd.audit(*build_gin(0, pe=GlobalNodeIndex()))
     assert report.verdict == "FAIL" and report.first_failing_layer == "pe"
     assert ("custom_layer", "pe") in {(f.kind, f.location) for f in report.findings}
+    batch = next(c for c in report.self_checks if c.name == "batch")
+    assert not batch.passed and "element-by-element" in batch.detail
+    assert ("batch_dependence", "model") in {(f.kind, f.location) for f in report.findings}
     identity = next(c for c in report.self_checks if c.name == "identity")
-    assert not identity.passed and "depends on the rest of the batch" in identity.detail
+    assert identity.passed
 
 
 def test_graph_tensors_are_typed_by_row_count(reports):

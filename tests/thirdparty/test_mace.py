@@ -5,63 +5,14 @@ planted fault must FAIL with its ``named_modules()`` path."""
 from __future__ import annotations
 
 import pytest
-import torch
 
 import equidesign as eqd
 
-from ._graphs import ReLUAfter, molecules, radius_edges
+from ._graphs import ReLUAfter, molecules
 
-mace_modules = pytest.importorskip("mace.modules")
-o3 = pytest.importorskip("e3nn.o3")
+pytest.importorskip("mace.modules")
 
-ATOMIC_NUMBERS = [1, 6, 8]
-
-
-def build_mace() -> torch.nn.Module:
-    block = mace_modules.interaction_classes["RealAgnosticResidualInteractionBlock"]
-    return mace_modules.MACE(
-        r_max=4.0,
-        num_bessel=4,
-        num_polynomial_cutoff=5,
-        max_ell=2,
-        interaction_cls=block,
-        interaction_cls_first=block,
-        num_interactions=2,
-        num_elements=len(ATOMIC_NUMBERS),
-        hidden_irreps=o3.Irreps("8x0e+8x1o"),
-        MLP_irreps=o3.Irreps("8x0e"),
-        atomic_energies=torch.zeros(len(ATOMIC_NUMBERS)),
-        avg_num_neighbors=4.0,
-        atomic_numbers=ATOMIC_NUMBERS,
-        correlation=2,
-        gate=torch.nn.functional.silu,
-    )
-
-
-class MaceOnBatch(torch.nn.Module):
-    """A PyG batch (pos, one-hot x) in MACE's input dict; returns one of MACE's outputs."""
-
-    def __init__(self, output: str = "energy", compute_force: bool = True):
-        super().__init__()
-        self.mace = build_mace()
-        self.output, self.compute_force = output, compute_force
-
-    def forward(self, batch):
-        edge_index = radius_edges(batch.pos, batch.batch, 4.0)
-        zeros = torch.zeros(edge_index.shape[1], 3, dtype=batch.pos.dtype)
-        data = {
-            "positions": batch.pos,
-            "node_attrs": batch.x,
-            "edge_index": edge_index,
-            "shifts": zeros,
-            "unit_shifts": zeros,
-            "cell": torch.zeros(3 * batch.num_graphs, 3, dtype=batch.pos.dtype),
-            "batch": batch.batch,
-            "ptr": batch.ptr,
-            "head": torch.zeros(batch.num_graphs, dtype=torch.long),
-        }
-        out = self.mace(data, training=self.training, compute_force=self.compute_force)
-        return out[self.output]
+from ._models import ATOMIC_NUMBERS, MaceOnBatch  # noqa: E402
 
 
 def _inputs():

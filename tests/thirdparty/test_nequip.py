@@ -73,3 +73,28 @@ def test_nequip_own_forces_pass(nequip_model):
     report = eqd.audit(model, sym, inputs=molecules(), lie_derivative=False)
     assert report.verdict == "PASS", report.to_text()
     assert report.gradient is not None and report.gradient.passed
+
+
+class AbsolutePositions(NequipOnBatch):
+    """A planted fault: the energy also reads absolute positions (no translation moves it)."""
+
+    def forward(self, batch):
+        return super().forward(batch) + 1e-2 * batch.pos[:, :1].sum()
+
+
+def test_a_failing_nequip_model_is_rerun_in_float64(nequip_model):
+    """nequip casts to its model_dtype attributes: the float64 re-run converts them too (it
+    raised 'expected m1 and m2 to have the same dtype' and left round-off unresolved)."""
+    model = AbsolutePositions(nequip_model, "total_energy")
+    dtypes = {
+        name: m._output_dtype for name, m in model.named_modules() if hasattr(m, "_output_dtype")
+    }
+    sym = eqd.Symmetry.point_clouds(None, "invariant", group="E3 x Sn", forces=True)
+    report = eqd.audit(model, sym, inputs=molecules(), lie_derivative=False)
+    assert report.verdict == "FAIL"
+    rerun = report.end_to_end.float64
+    assert rerun is not None and rerun.cause == "structure", rerun
+    after = {
+        name: m._output_dtype for name, m in model.named_modules() if hasattr(m, "_output_dtype")
+    }
+    assert after == dtypes  # restored

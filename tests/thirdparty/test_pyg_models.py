@@ -14,7 +14,8 @@ from torch_geometric.nn import models as pyg_models
 
 import equidesign as eqd
 
-from ._graphs import RadiusGraph, ReLUAfter, molecules, radius_edges
+from ._graphs import ReLUAfter, molecules, radius_edges
+from ._models import OnAtoms, schnet
 
 CUTOFF = 4.0
 
@@ -49,31 +50,12 @@ def _atoms():
     return batch
 
 
-class OnAtoms(torch.nn.Module):
-    """``net(z, pos, batch)``; ``part`` picks one output of a model that returns several."""
-
-    def __init__(self, net: torch.nn.Module, part: int | None = None):
-        super().__init__()
-        self.net, self.part = net, part
-
-    def forward(self, batch):
-        out = self.net(batch.z, batch.pos, batch.batch)
-        return out if self.part is None else out[self.part]
-
-
 def _energy_symmetry():
     return eqd.Symmetry.point_clouds(None, "invariant", group="E3 x Sn", forces=True)
 
 
 def _schnet():
-    return pyg_models.SchNet(
-        hidden_channels=16,
-        num_filters=16,
-        num_interactions=2,
-        num_gaussians=10,
-        cutoff=CUTOFF,
-        interaction_graph=RadiusGraph(CUTOFF),
-    )
+    return schnet(CUTOFF)
 
 
 def test_schnet_passes_with_atom_types_moved_with_the_atoms():

@@ -16,14 +16,20 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import weakref
 from collections.abc import Iterator
 
 import torch
 
-__all__ = ["differentiable_model_grads", "forward_ad_kernels", "model_grad_calls"]
+__all__ = [
+    "differentiable_model_grads",
+    "forward_ad_kernels",
+    "model_grad_calls",
+    "with_model_grads",
+]
 
 _ORIGINAL = torch.autograd.grad
-_CALLS = {"count": 0}
+_CALLS = {"count": 0, "attempts": 0}
 _ACTIVE = {"depth": 0}
 _OWN = ("equidesign.", "torch.")
 
@@ -31,6 +37,28 @@ _OWN = ("equidesign.", "torch.")
 def model_grad_calls() -> int:
     """How many times the model's code has called ``torch.autograd.grad`` under the patch."""
     return _CALLS["count"]
+
+
+#: models seen to call torch.autograd.grad in their forward (they need autograd on to run)
+_NEEDS_GRAPH: weakref.WeakSet = weakref.WeakSet()
+
+
+def with_model_grads(model: torch.nn.Module, fn, *args):
+    """``fn(*args)`` for ``model``, run with autograd on where the model needs it: one that calls
+    ``torch.autograd.grad`` in its forward (a force field audited without input gradients)
+    fails with autograd off; it is run again with it on, and remembered."""
+    if not torch.is_grad_enabled() and model in _NEEDS_GRAPH:
+        with torch.enable_grad():
+            out = fn(*args)
+        return out.detach() if isinstance(out, torch.Tensor) else out
+    before = _CALLS["attempts"]
+    try:
+        return fn(*args)
+    except RuntimeError:
+        if torch.is_grad_enabled() or _CALLS["attempts"] == before:
+            raise
+    _NEEDS_GRAPH.add(model)
+    return with_model_grads(model, fn, *args)
 
 
 def _grad(
@@ -43,9 +71,11 @@ def _grad(
     **kwargs,
 ):
     caller = sys._getframe(1).f_globals.get("__name__", "") or ""
-    if not caller.startswith(_OWN) and torch.is_grad_enabled():
-        _CALLS["count"] += 1
-        create_graph, retain_graph = True, True
+    if not caller.startswith(_OWN):
+        _CALLS["attempts"] += 1
+        if torch.is_grad_enabled():
+            _CALLS["count"] += 1
+            create_graph, retain_graph = True, True
     return _ORIGINAL(outputs, inputs, grad_outputs, retain_graph, create_graph, *args, **kwargs)
 
 

@@ -99,13 +99,35 @@ class Call:
     output: Any = None  # recorded (sliced, cloned) output
     out_token: int | None = None
     kwargs_tensors: bool = False
+    #: names of the keyword arguments that carried tensors: the last ``len(kw_names)`` entries
+    #: of ``args``/``raw_args``/``in_tokens`` (recorded like positional ones)
+    kw_names: tuple[str, ...] = ()
+    #: the keyword arguments that carried no tensor (passed again as they were)
+    kw_plain: dict = field(default_factory=dict)
     sliceable: bool = True
     in_shapes: list[tuple] = field(default_factory=list)
     out_shape: tuple | None = None
 
+    def invoke(self, module: torch.nn.Module, args: list) -> Any:
+        """``module`` called as recorded: ``args`` split back into positional arguments and the
+        tensor keyword arguments, with the plain keyword arguments."""
+        n = len(args) - len(self.kw_names)
+        return module(*args[:n], **dict(zip(self.kw_names, args[n:], strict=True)), **self.kw_plain)
+
 
 def _edge_index(tensor: torch.Tensor) -> bool:
     return tensor.dim() == 2 and tensor.shape[0] == 2 and not tensor.is_floating_point()
+
+
+def _integer_vector(tensor: Any) -> bool:
+    """A 1-D tensor of integers (node indices per edge, atom types per node)."""
+    return (
+        isinstance(tensor, torch.Tensor)
+        and tensor.dim() == 1
+        and not tensor.is_floating_point()
+        and not tensor.is_complex()
+        and tensor.dtype != torch.bool
+    )
 
 
 class Recorder:
@@ -226,6 +248,9 @@ class Recorder:
 
     def _pre(self, name: str):
         def hook(module, args, kwargs):
+            kw_tensors = [(k, v) for k, v in kwargs.items() if unwrap(v) is not None]
+            kw_plain = {k: v for k, v in kwargs.items() if unwrap(v) is None}
+            args = (*args, *(v for _, v in kw_tensors))
             recorded, sliceable = [], True
             for a in args:
                 part, ok = self._slice(a)
@@ -238,7 +263,9 @@ class Recorder:
                 args=recorded,
                 raw_args=[self._stand_in(a, r) for a, r in zip(args, recorded, strict=True)],
                 in_tokens=[self.token_of(a) for a in args],
-                kwargs_tensors=any(unwrap(v) is not None for v in kwargs.values()),
+                kwargs_tensors=bool(kw_tensors),
+                kw_names=tuple(k for k, _ in kw_tensors),
+                kw_plain=kw_plain,
                 sliceable=sliceable,
                 in_shapes=[tuple(unwrap(a).shape) if unwrap(a) is not None else () for a in args],
             )
@@ -431,10 +458,22 @@ def assign_actions(
         for call in recorder.calls:
             pairs = list(zip(call.in_tokens, call.in_shapes, strict=False))
             pairs.append((call.out_token, call.out_shape))
+            indices = {
+                token
+                for token, raw in zip(call.in_tokens, call.raw_args, strict=False)
+                if isinstance(unwrap(raw), torch.Tensor) and _edge_index(unwrap(raw))
+            }
+            integers = {
+                token
+                for token, raw in zip(call.in_tokens, call.raw_args, strict=False)
+                if _integer_vector(unwrap(raw))
+            }
             for token, shape in pairs:
-                if token is None or token in actions or not shape:
-                    continue
+                if token is None or token in actions or not shape or token in indices:
+                    continue  # an edge index is relabelled by the layer tests, not acted on
                 action = default((shape[0] // recorder.copies, *shape[1:]))
+                if token in integers and isinstance(action, TrivialAction):
+                    continue  # integers per edge: node indices (a scatter's targets), relabelled
                 if action is not None:
                     actions[token] = action
     return actions, notes

@@ -119,9 +119,19 @@ def snapshot_tensors(
                     if id(t) not in copies:
                         copies[id(t)] = t.detach().clone()
                     saved.append((store, name, t, copies[id(t)]))
+    # dtypes kept as module attributes (nequip's model_dtype / _output_dtype, which its forward
+    # casts to): convert_floating changes them with the tensors
+    dtypes = [
+        (m, key, value)
+        for m in modules
+        for key, value in vars(m).items()
+        if isinstance(value, torch.dtype) and value.is_floating_point
+    ]
     try:
         yield
     finally:
+        for m, key, value in dtypes:
+            setattr(m, key, value)
         with torch.no_grad():
             for store, name, original, copy in saved:
                 current = store.get(name)
@@ -143,6 +153,12 @@ def convert_floating(model: torch.nn.Module, dtype: torch.dtype) -> None:
             for t in store.values():
                 if t is not None and t.is_floating_point() and t.dtype != dtype:
                     t.data = t.data.to(dtype)
+        # a dtype the module casts its values to (nequip's model_dtype, _output_dtype): the
+        # audit dtype now (float64 for the re-runs), restored with the tensors
+        for key, value in list(vars(m).items()):
+            if isinstance(value, torch.dtype) and value.is_floating_point and value != dtype:
+                if value in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
+                    setattr(m, key, dtype)
     sync_representation_caches(model, dtype)
 
 

@@ -9,7 +9,15 @@ import torch
 
 from ..errors import AuditError
 
-__all__ = ["unwrap", "rewrap", "is_geometric", "per_sample_norm", "relative_errors", "rows_are_parts", "run_chunked"]
+__all__ = [
+    "unwrap",
+    "rewrap",
+    "is_geometric",
+    "per_sample_norm",
+    "relative_errors",
+    "rows_are_parts",
+    "run_chunked",
+]
 
 
 def is_geometric(value: Any) -> bool:

@@ -25,14 +25,15 @@ from ._state import (
     snapshot_tensors,
     sync_representation_caches,
 )
-from ._tensors import is_geometric, unwrap
+from ._tensors import is_geometric, relative_errors, unwrap
+from .batchcheck import alone_output, check_batch
 from .diagnosis import diagnose
 from .endtoend import rerun_float64, run_end_to_end
 from .gradient import run_forces, run_gradient, train_mode_sensitivity
 from .layerwise import LayerTest, gradient_error, recheck_float64, run_layerwise
 from .levels import Level, audit_dtype, passes
 from .lie import compute_lie_derivative, lie_findings, lie_options
-from .report import AuditReport, AuditSettings, Float64Rerun
+from .report import AuditReport, AuditSettings, Float64Rerun, SelfCheck
 from .selfcheck import run_self_checks
 
 log = logging.getLogger(__name__)
@@ -203,28 +204,41 @@ def audit(
         # same backward pass gives the forces -dE/dpos for the force test
         energy = gradients and symmetry.forces and symmetry.out_action.is_trivial
         with _timed(timings, "end_to_end", progress, "end to end"):
-            e2e = _call_model(
-                lambda: run_end_to_end(
-                    model,
-                    symmetry,
-                    x,
-                    elements,
-                    record=layerwise,
-                    chunk=chunk,
-                    input_grad=gradients,
-                    energy=energy,
-                ),
-                "end-to-end test",
-            )
+
+            def end_to_end(chunk_size):
+                return _call_model(
+                    lambda: run_end_to_end(
+                        model,
+                        symmetry,
+                        x,
+                        elements,
+                        record=layerwise,
+                        chunk=chunk_size,
+                        input_grad=gradients,
+                        energy=energy,
+                    ),
+                    "end-to-end test",
+                )
+
+            e2e, batch = _end_to_end_and_batch(model, symmetry, x, elements, chunk, end_to_end)
+        # passes of the whole model: one copy at a time when the batch changes its outputs (the
+        # layer tests keep chunk: their rows are not the model's samples)
+        passes_chunk = (
+            max(symmetry.io.samples(x), 1) if batch is not None and not batch.passed else chunk
+        )
         result = e2e.result
         checks = run_self_checks(symmetry, x, e2e.y, elements, result.identity_error, seed)
+        if batch is not None:
+            checks.checks.append(
+                SelfCheck(name="batch", passed=batch.passed, detail=batch.detail())
+            )
         if (
             not result.passed
             and run_dtype == torch.float32
             and symmetry.io.primary(x).is_floating_point()
         ):
             with _timed(timings, "float64"):
-                result.float64 = _rerun_in_float64(model, symmetry, x, elements, chunk)
+                result.float64 = _rerun_in_float64(model, symmetry, x, elements, passes_chunk)
         tests: list[LayerTest] = []
         untested = []
         if layerwise and e2e.recorder is not None:
@@ -255,17 +269,21 @@ def audit(
         if gradients and checks.orthogonal and not checks.constant_output:
             with _timed(timings, "gradient", progress, "gradients"):
                 gradient = _call_model(
-                    lambda: run_gradient(model, symmetry, x, elements, e2e.input_grad),
+                    lambda: run_gradient(
+                        model, symmetry, x, elements, e2e.input_grad, passes_chunk
+                    ),
                     "gradient test",
                 )
                 if gradient is not None and energy:
                     gradient.loss = "the sum of the energies (invariant)"
             if gradient is not None and not gradient.passed and run_dtype == torch.float32:
                 with _timed(timings, "float64"):
-                    _gradient_in_float64(model, symmetry, x, elements, gradient)
+                    _gradient_in_float64(model, symmetry, x, elements, gradient, passes_chunk)
             if gradient is not None and not gradient.passed and isinstance(x, torch.Tensor):
                 with _timed(timings, "gradient"):
-                    _gradient_at_generic_point(model, symmetry, x, elements, gradient, seed)
+                    _gradient_at_generic_point(
+                        model, symmetry, x, elements, gradient, seed, passes_chunk
+                    )
             if gradient is not None and not gradient.passed:
                 with _timed(timings, "gradient"):
                     _train_mode_conditioning(model, symmetry, x, elements, gradient, seed)
@@ -276,11 +294,12 @@ def audit(
         if symmetry.forces and gradients:
             with _timed(timings, "forces", progress, "gradients"):
                 forces = _call_model(
-                    lambda: run_forces(model, symmetry, x, elements, e2e.forces), "force test"
+                    lambda: run_forces(model, symmetry, x, elements, e2e.forces, passes_chunk),
+                    "force test",
                 )
             if forces is not None and not forces.passed and run_dtype == torch.float32:
                 with _timed(timings, "float64"):
-                    _forces_in_float64(model, symmetry, x, elements, forces)
+                    _forces_in_float64(model, symmetry, x, elements, forces, passes_chunk)
         lee = None
         if lie_derivative:
             with _timed(timings, "lie_derivative", progress, "Lie derivative"):
@@ -363,6 +382,69 @@ def _input_note(symmetry: Symmetry, x: Any) -> str:
     return "; ".join(parts)
 
 
+def _end_to_end_and_batch(model, symmetry, x, elements, chunk, end_to_end):
+    """The end-to-end test, batched; and the batch check: when ``model(x)`` alone differs from
+    x inside the batched pass (or the batched pass raises where it does not), the test again
+    with one copy per pass, whose result is the verdict's."""
+    samples = max(symmetry.io.samples(x), 1)
+    copies = len(elements) + 1
+    per_pass = copies if chunk is None else max(1, min(copies, chunk // samples))
+    try:
+        e2e = end_to_end(chunk)
+    except UserCodeError as exc:
+        if per_pass == 1:
+            raise
+        try:  # does the model run on x alone?
+            alone_output(model, symmetry, x)
+        except Exception:
+            raise exc from None
+        e2e, error = None, str(exc).split(": ", 1)[-1][:200]
+    else:
+        error = ""
+    if per_pass == 1:
+        return e2e, None
+    batch = _call_model(
+        lambda: check_batch(
+            model, symmetry, x, None if e2e is None else e2e.y, elements[: per_pass - 1], error
+        ),
+        "batch check",
+    )
+    if batch.passed and e2e.result.passed:
+        return e2e, batch
+    single = end_to_end(samples)  # one copy per pass
+    if batch.passed:  # x matches: do the transformed copies?
+        batch = _copies_batch_check(model, symmetry, x, elements, e2e, single, per_pass)
+        if batch.passed:
+            return e2e, batch
+    batch.batched_max_rel = None if e2e is None else e2e.result.max_rel
+    return single, batch
+
+
+def _copies_batch_check(model, symmetry, x, elements, e2e, single, per_pass):
+    """The batched end-to-end test failed although x matches alone: compare each transformed
+    copy inside the batched pass with the same copy alone (the element-by-element pass)."""
+    _, rel = relative_errors(e2e.y_moved, single.y_moved)
+    worst = rel.reshape(rel.shape[0], -1).max(dim=1).values
+    k = int(worst.argmax())
+    element = elements[k]
+    moved = symmetry.io.stack(x, [element], original=False)
+    # its pass held the copies before it (the first pass also x itself): the same count here
+    others = [e for e in elements if e is not element][: per_pass - 1]
+    return _call_model(
+        lambda: check_batch(
+            model,
+            symmetry,
+            moved,
+            e2e.y_moved[k],
+            others,
+            alone=single.y_moved[k],
+            what="g·x",
+            element=element.label,
+        ),
+        "batch check",
+    )
+
+
 def _rerun_in_float64(model, symmetry, x, elements, chunk) -> Float64Rerun:
     try:
         with _float64(model):
@@ -384,12 +466,14 @@ def _rerun_in_float64(model, symmetry, x, elements, chunk) -> Float64Rerun:
     return Float64Rerun(max_rel=value, level=level, cause=cause, note=note)
 
 
-def _gradient_in_float64(model, symmetry, x, elements, gradient) -> None:
+def _gradient_in_float64(model, symmetry, x, elements, gradient, chunk=None) -> None:
     """Re-run a failing float32 gradient test in float64: gradients through max operations
     (group pooling, max pooling) flip at near-ties under round-off, which is not a fault."""
     try:
         with _float64(model):
-            g64 = run_gradient(model, symmetry, symmetry.io.to(x, None, torch.float64), elements)
+            g64 = run_gradient(
+                model, symmetry, symmetry.io.to(x, None, torch.float64), elements, chunk=chunk
+            )
     except Exception:  # some models cannot run in float64
         log.debug("float64 gradient re-run failed", exc_info=True)
         return
@@ -410,12 +494,14 @@ def _gradient_in_float64(model, symmetry, x, elements, gradient) -> None:
                 )
 
 
-def _forces_in_float64(model, symmetry, x, elements, forces) -> None:
+def _forces_in_float64(model, symmetry, x, elements, forces, chunk=None) -> None:
     """Re-run a failing float32 force test in float64: second-order round-off through tensor
     products (float32 Clebsch-Gordan sums) is not a fault."""
     try:
         with _float64(model):
-            f64 = run_forces(model, symmetry, symmetry.io.to(x, None, torch.float64), elements)
+            f64 = run_forces(
+                model, symmetry, symmetry.io.to(x, None, torch.float64), elements, chunk=chunk
+            )
     except Exception:  # some models cannot run in float64
         log.debug("float64 force re-run failed", exc_info=True)
         return
@@ -427,7 +513,7 @@ def _forces_in_float64(model, symmetry, x, elements, forces) -> None:
         forces.note = f"float32 round-off: the float64 forces err {f64.max_rel:.1e}"
 
 
-def _gradient_at_generic_point(model, symmetry, x, elements, gradient, seed) -> None:
+def _gradient_at_generic_point(model, symmetry, x, elements, gradient, seed, chunk=None) -> None:
     """Re-run a failing gradient test at a slightly perturbed input.
 
     At exact ties -- equal values where the input is constant, e.g. the zero border of an image
@@ -438,7 +524,7 @@ def _gradient_at_generic_point(model, symmetry, x, elements, gradient, seed) -> 
     gen = torch.Generator().manual_seed(seed + 7)
     noise = torch.randn(x.shape, generator=gen, dtype=torch.float64).to(x)
     scale = float(x.detach().to(torch.float64).std()) or 1.0
-    moved = run_gradient(model, symmetry, x + 1e-3 * scale * noise, elements)
+    moved = run_gradient(model, symmetry, x + 1e-3 * scale * noise, elements, chunk=chunk)
     if moved is None or not moved.passed:
         return
     gradient.passed = True

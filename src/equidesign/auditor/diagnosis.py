@@ -662,6 +662,23 @@ def diagnose(
         )
 
     for check in self_checks.checks:
+        if not check.passed and check.name == "batch":
+            d.findings.append(
+                Finding(
+                    kind="batch_dependence",
+                    title="the output for a sample depends on what else is in the forward pass",
+                    location="model",
+                    severity="Medium",
+                    fix="compute what reads the whole pass per sample: distances as "
+                    "(p_i - p_j).norm() rather than torch.cdist (which switches to a matrix "
+                    "product beyond 25 points, giving self-distances of ~1e-3), no fixed-size "
+                    "buffers or embeddings of node/sample indices, no batch statistics in eval "
+                    "mode; batched inference and training see this model differently",
+                    evidence=check.detail,
+                )
+            )
+            attention.append("batch-dependent outputs")
+            continue
         if not check.passed:
             batch_dependent = check.name == "identity" and "depends on the rest" in check.detail
             d.findings.append(

@@ -15,6 +15,7 @@ import torch
 
 from ..symmetry import Symmetry
 from ..symmetry.actions import Action, TestElement
+from ._autograd import with_model_grads
 from ._graph import Recorder
 from ._tensors import is_oom, model_output, relative_errors, rows_are_parts
 from .layerwise import interpolation_floor, judge
@@ -43,8 +44,11 @@ class EndToEnd:
 
 
 def _model_fn(model: torch.nn.Module, symmetry: Symmetry):
-    def fn(batch: torch.Tensor) -> torch.Tensor:
+    def forward(batch):
         return model_output(model(symmetry.model_input(model, batch)))
+
+    def fn(batch: torch.Tensor) -> torch.Tensor:
+        return with_model_grads(model, forward, batch)
 
     return fn
 

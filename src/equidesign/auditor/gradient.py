@@ -95,10 +95,29 @@ def _gradients(
     x: Any,
     elements: Sequence[TestElement],
     original: bool = True,
+    chunk: int | None = None,
 ) -> list | None:
     """Input gradients of ``0.5 ||f||^2`` at ``[x, g1·x, ...]`` (without ``x`` when not
     ``original``): per input leaf ``(copies, rows, ...)`` with its action; ``None`` when the
-    output does not depend on the input."""
+    output does not depend on the input. ``chunk``: at most this many samples per pass (whole
+    copies; never in train mode, whose batch statistics need the orbit in one batch)."""
+    elements = list(elements)
+    copies = len(elements) + original
+    per = copies if chunk is None else max(1, chunk // max(symmetry.io.samples(x), 1))
+    if per >= copies:
+        return _gradients_pass(model, symmetry, x, elements, original)
+    parts, start = [], 0
+    if original:
+        parts.append(_gradients_pass(model, symmetry, x, elements[: per - 1], True))
+        start = per - 1
+    for i in range(start, len(elements), per):
+        parts.append(_gradients_pass(model, symmetry, x, elements[i : i + per], False))
+    if any(p is None for p in parts):
+        return None
+    return [(torch.cat([p[j][0] for p in parts], 0), parts[0][j][1]) for j in range(len(parts[0]))]
+
+
+def _gradients_pass(model, symmetry, x, elements, original) -> list | None:
     io = symmetry.io
     stacked, leaves = io.grad_leaves(io.stack(x, elements, original=original))
     with torch.enable_grad():
@@ -116,9 +135,13 @@ def _gradients(
 
 
 def _gradient_error(
-    model: torch.nn.Module, symmetry: Symmetry, x: Any, elements: Sequence[TestElement]
+    model: torch.nn.Module,
+    symmetry: Symmetry,
+    x: Any,
+    elements: Sequence[TestElement],
+    chunk: int | None = None,
 ) -> tuple[float, int] | None:
-    grads = _gradients(model, symmetry, x, elements)
+    grads = _gradients(model, symmetry, x, elements, chunk=chunk)
     return None if grads is None else gradient_error(grads, elements)
 
 
@@ -200,6 +223,7 @@ def run_gradient(
     x: torch.Tensor,
     elements: Sequence[TestElement],
     eval_grad: torch.Tensor | None = None,
+    chunk: int | None = None,
 ) -> GradientResult | None:
     """The gradient test on the exact elements; ``None`` when no element is exact.
 
@@ -215,7 +239,7 @@ def run_gradient(
         rows = [0] + [i + 1 for i in exact_idx]
         measured = gradient_error([(g[rows], action) for g, action in eval_grad], exact)
     else:
-        measured = _gradient_error(model, symmetry, x, exact)
+        measured = _gradient_error(model, symmetry, x, exact, chunk)
     if measured is None:
         return None
     modes.append(_mode("eval", measured, exact))
@@ -345,7 +369,32 @@ def _mode(mode: str, measured: tuple[float, int], elements, note: str = "") -> G
     )
 
 
-def run_forces(model, symmetry: Symmetry, x: Any, elements: Sequence[TestElement], measured=None):
+def _forces_pass(model, symmetry, x, elements, original):
+    """``-d(sum E)/d(pos)`` of ``[x, g·x, ...]`` (without x when not ``original``) in one pass:
+    ``((copies, nodes, 3), action)``, or None when the energy does not depend on ``pos``."""
+    io = symmetry.io
+    stacked, leaves = io.grad_leaves(io.stack(x, elements, original=original))
+    pos = [(leaf, action) for leaf, action in leaves if leaf is stacked["pos"]]
+    if not pos:
+        return None
+    with torch.enable_grad():
+        energy = model_output(model(symmetry.model_input(model, stacked)))
+        if not energy.requires_grad:
+            return None
+        (grad,) = torch.autograd.grad(energy.sum(), [pos[0][0]], allow_unused=True)
+    if grad is None:
+        return None
+    return io.split(-grad, len(elements) + original), pos[0][1]
+
+
+def run_forces(
+    model,
+    symmetry: Symmetry,
+    x: Any,
+    elements: Sequence[TestElement],
+    measured=None,
+    chunk: int | None = None,
+):
     """Forces -d(sum E)/d(pos) of every copy, against the rotated (and permuted) forces at x.
 
     ``measured``: the forces of every copy ``[x, g·x for g in elements]`` with their action,
@@ -360,18 +409,20 @@ def run_forces(model, symmetry: Symmetry, x: Any, elements: Sequence[TestElement
         forces, action = measured
         forces = forces[[0] + [i + 1 for i in exact_idx]]
     else:
-        stacked, leaves = io.grad_leaves(io.stack(x, exact))
-        pos = [(leaf, action) for leaf, action in leaves if leaf is stacked["pos"]]
-        if not pos:
-            return None
-        with torch.enable_grad():
-            energy = model_output(model(symmetry.model_input(model, stacked)))
-            if not energy.requires_grad:
+        per = len(exact) + 1 if chunk is None else max(1, chunk // max(io.samples(x), 1))
+        groups = [(exact[: per - 1], True)] + [
+            (exact[i : i + per], False) for i in range(max(per - 1, 0), len(exact), per)
+        ]
+        parts, action = [], None
+        for group, original in groups:
+            if not group and not original:
+                continue
+            part = _forces_pass(model, symmetry, x, group, original)
+            if part is None:
                 return None
-            (grad,) = torch.autograd.grad(energy.sum(), [pos[0][0]], allow_unused=True)
-        if grad is None:
-            return None
-        forces, action = io.split(-grad, len(exact) + 1), pos[0][1]
+            parts.append(part[0])
+            action = part[1]
+        forces = torch.cat(parts, 0)
     value, wi = gradient_error([(forces, action)], exact)
     level = classify(value)
     return ForcesResult(

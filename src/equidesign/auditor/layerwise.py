@@ -29,7 +29,14 @@ from typing import Any
 import torch
 
 from ..symmetry.actions import Action, TestElement
-from ._graph import Call, Recorder, assign_actions, declared_actions, invariant_call
+from ._graph import (
+    Call,
+    Recorder,
+    _integer_vector,
+    assign_actions,
+    declared_actions,
+    invariant_call,
+)
 from ._state import cast_outputs, convert_floating, remove_hooks, set_mode, snapshot_tensors
 from ._tensors import relative_errors, rewrap, run_chunked, unwrap
 from .levels import Level, classify, classify_interpolated, passes, worst
@@ -285,8 +292,6 @@ def _multi_input_plan(call, actions, notes, relabel) -> tuple[list, str]:
     """How to move each argument of a layer with several inputs, or why it cannot be tested."""
     if not call.sliceable:
         return [], "one of its inputs does not carry the batch on its first axis"
-    if call.kwargs_tensors:
-        return [], "it takes tensors as keyword arguments"
     if call.output is None:
         return [], "its output is not a tensor"
     if call.name in notes:
@@ -302,6 +307,8 @@ def _multi_input_plan(call, actions, notes, relabel) -> tuple[list, str]:
             plan.append(actions[token])
         elif tensor.dim() == 2 and tensor.shape[0] == 2 and not tensor.is_floating_point():
             plan.append("index")  # graph structure: relabelled with the nodes (if they move)
+        elif _integer_vector(tensor):
+            plan.append("index")  # node indices per edge (a scatter's targets): relabelled
         else:
             return [], "the group action on one of its inputs is unknown"
     if not any(isinstance(a, Action) for a in plan):
@@ -311,8 +318,9 @@ def _multi_input_plan(call, actions, notes, relabel) -> tuple[list, str]:
         # inputs are moved without reordering their rows, and the graph structure is passed as
         # recorded; node permutations are tested end to end
         plan = [a.rows_fixed() if isinstance(a, Action) else a for a in plan]
-    moves_nodes = any(isinstance(a, Action) and a.reorders_rows for a in plan)
-    if "index" in plan and (relabel is None or not moves_nodes):
+    # node indices are relabelled where the output's rows move with the nodes (a scatter over
+    # edges that keep their order, or node features that move too)
+    if "index" in plan and (relabel is None or not actions[call.out_token].reorders_rows):
         plan = [None if a == "index" else a for a in plan]
     return plan, ""
 
@@ -320,8 +328,6 @@ def _multi_input_plan(call, actions, notes, relabel) -> tuple[list, str]:
 def _why_untestable(call: Call, actions: dict[int, Action], notes: dict[str, str]) -> str:
     if not call.sliceable:
         return "its batch axis is not the first axis"
-    if call.kwargs_tensors:
-        return "it takes tensors as keyword arguments"
     if len(call.in_tokens) != 1 or call.args[0] is None:
         return f"it takes {len(call.in_tokens)} inputs; only one-input layers are tested alone"
     if call.output is None:
@@ -534,7 +540,9 @@ def measure_multi(test: LayerTest, elements: Sequence[TestElement]):
     with torch.no_grad():
         out = _stacked_call(test, elements)
         if out is None:
-            out = torch.stack([unwrap(call.module(*_moved_args(test, e))) for e in elements])
+            out = torch.stack(
+                [unwrap(call.invoke(call.module, _moved_args(test, e))) for e in elements]
+            )
         exp = test.out_action.apply(elements, y)
     diff = out - exp
     abs_err, rel_err = relative_errors(out, exp, diff)
@@ -611,7 +619,7 @@ def _stacked_call(test: LayerTest, elements: Sequence[TestElement]) -> torch.Ten
     ]
     y = unwrap(call.output)
     try:
-        out = unwrap(call.module(*args))
+        out = unwrap(call.invoke(call.module, args))
     except (RuntimeError, torch.cuda.OutOfMemoryError, IndexError, ValueError):
         return None  # cannot run stacked (memory, shapes): element by element
     if not isinstance(out, torch.Tensor) or out.shape[0] != (G + 2) * y.shape[0]:
@@ -823,7 +831,7 @@ def recheck_float64(test: LayerTest, elements: Sequence[TestElement]) -> None:
                 ]
                 call_args = [a if a is not None else r for a, r in zip(args64, raw64, strict=False)]
                 with torch.no_grad():
-                    y64 = unwrap(module(*call_args))
+                    y64 = unwrap(call.invoke(module, call_args))
                 moved = replace(call, args=args64, raw_args=raw64, output=y64)
                 _, rel, _ = measure_multi(replace(test, call=moved), use)
             else:

@@ -29,6 +29,8 @@ class TensorIO:
     ) -> torch.Tensor:
         """``[x, g1·x, g2·x, ...]`` flattened to ``((1 + G)·B, ...)`` (without ``x`` itself when
         not ``original``)."""
+        if not elements and original:
+            return x
         copies = self.action.apply(elements, x)
         batch = torch.cat([x.unsqueeze(0), copies], 0) if original else copies
         return batch.reshape(-1, *x.shape[1:])
@@ -162,9 +164,7 @@ class GraphIO:
         nodes, edges, graphs = self._counts(batch)
         copies = len(elements) + original
         kinds = self.kinds(batch)
-        perms = [None] * original + [
-            None if self.perm is None else self.perm(e) for e in elements
-        ]
+        perms = [None] * original + [None if self.perm is None else self.perm(e) for e in elements]
         stacked = batch.clone()
         for key, kind in kinds.items():
             value = batch[key]
@@ -190,10 +190,7 @@ class GraphIO:
                     moved = action.apply(elements, value).to(value.dtype)
                     rows = ([value] if original else []) + list(moved.unbind(0))
                 else:  # invariant node attributes: reordered with the nodes
-                    rows = [
-                        value if p is None else value[p.to(value.device)]
-                        for p in perms
-                    ]
+                    rows = [value if p is None else value[p.to(value.device)] for p in perms]
                 stacked[key] = torch.cat(rows)
             else:  # edge and graph attributes: the same in every copy
                 stacked[key] = torch.cat([value] * copies)
