@@ -25,12 +25,13 @@ __all__ = [
     "differentiable_model_grads",
     "forward_ad_kernels",
     "model_grad_calls",
+    "plain_model_grads",
     "with_model_grads",
 ]
 
 _ORIGINAL = torch.autograd.grad
 _CALLS = {"count": 0, "attempts": 0}
-_ACTIVE = {"depth": 0}
+_ACTIVE = {"depth": 0, "plain": 0}
 _OWN = ("equidesign.", "torch.")
 
 
@@ -73,26 +74,49 @@ def _grad(
     caller = sys._getframe(1).f_globals.get("__name__", "") or ""
     if not caller.startswith(_OWN):
         _CALLS["attempts"] += 1
-        if torch.is_grad_enabled():
+        if torch.is_grad_enabled() and not _ACTIVE["plain"]:
             _CALLS["count"] += 1
             create_graph, retain_graph = True, True
     return _ORIGINAL(outputs, inputs, grad_outputs, retain_graph, create_graph, *args, **kwargs)
 
 
+#: modules already scanned for names bound to torch.autograd.grad, and what was found
+_SCANNED: set[str] = set()
+_FOUND: list[tuple[str, str]] = []
+
+
 def _bound_names() -> list[tuple[dict, str]]:
     """Module globals bound to ``torch.autograd.grad`` by ``from torch.autograd import grad``
-    (PyG's ViSNet, user code), outside torch and equidesign."""
-    found = []
+    (PyG's ViSNet, user code), outside torch and equidesign. Each module is scanned once (the
+    first audit after it is imported); the names found are checked again every time."""
     for name, module in list(sys.modules.items()):
+        if name in _SCANNED:
+            continue
+        _SCANNED.add(name)
         if module is None or name.startswith(_OWN) or name in ("torch", "equidesign"):
             continue
         namespace = getattr(module, "__dict__", None)
         if not isinstance(namespace, dict):
             continue
-        for key, value in list(namespace.items()):
-            if value is _ORIGINAL:
-                found.append((namespace, key))
+        _FOUND.extend((name, key) for key, value in list(namespace.items()) if value is _ORIGINAL)
+    found = []
+    for name, key in _FOUND:
+        namespace = getattr(sys.modules.get(name), "__dict__", None)
+        if isinstance(namespace, dict) and namespace.get(key) is _ORIGINAL:
+            found.append((namespace, key))
     return found
+
+
+@contextlib.contextmanager
+def plain_model_grads() -> Iterator[None]:
+    """Within the block, the model's own ``torch.autograd.grad`` runs as the model asks: for
+    passes whose outputs the audit does not differentiate (a second-order graph costs about
+    twice the backward)."""
+    _ACTIVE["plain"] += 1
+    try:
+        yield
+    finally:
+        _ACTIVE["plain"] -= 1
 
 
 @contextlib.contextmanager

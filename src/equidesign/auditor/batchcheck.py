@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from ..symmetry import Symmetry
+from ._autograd import plain_model_grads
 from ._tensors import model_output, relative_errors
 
 __all__ = ["BatchCheck", "check_batch", "alone_output", "onset", "BATCH_TOLERANCE"]
@@ -72,8 +73,9 @@ class BatchCheck:
 
 
 def _forward(model: torch.nn.Module, symmetry: Symmetry, batch: Any) -> torch.Tensor:
-    # grad enabled: force fields differentiate inside forward
-    with torch.enable_grad():
+    # grad enabled: force fields differentiate inside forward (their outputs are compared, not
+    # differentiated: no second-order graph)
+    with torch.enable_grad(), plain_model_grads():
         return model_output(model(symmetry.model_input(model, batch))).detach()
 
 

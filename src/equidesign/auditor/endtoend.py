@@ -7,6 +7,7 @@ layer-wise tests, so localisation costs no extra forward of the whole model.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ import torch
 
 from ..symmetry import Symmetry
 from ..symmetry.actions import Action, TestElement
-from ._autograd import with_model_grads
+from ._autograd import plain_model_grads, with_model_grads
 from ._graph import Recorder
 from ._tensors import is_oom, model_output, relative_errors, rows_are_parts
 from .layerwise import interpolation_floor, judge
@@ -131,7 +132,10 @@ def _single_pass(model, fn, stacked, copies, io, record, input_grad, energy=Fals
     if recorder is not None:
         for tensor, action in io.seeds(stacked):
             recorder.seed(tensor, action)
-    with torch.set_grad_enabled(bool(leaves)):
+    # without input gradients the outputs are not differentiated: a force field's own
+    # autograd.grad may free its graph as it asks
+    plain = plain_model_grads() if not leaves else contextlib.nullcontext()
+    with torch.set_grad_enabled(bool(leaves)), plain:
         if recorder is not None:
             with recorder:
                 out = fn(stacked)  # one pass records every layer's input on the side
