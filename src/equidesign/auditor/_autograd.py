@@ -83,13 +83,16 @@ def _grad(
 #: modules already scanned for names bound to torch.autograd.grad, and what was found
 _SCANNED: set[str] = set()
 _FOUND: list[tuple[str, str]] = []
+_SEEN = {"count": -1}  # len(sys.modules) at the last scan: no new module, nothing to scan
 
 
 def _bound_names() -> list[tuple[dict, str]]:
     """Module globals bound to ``torch.autograd.grad`` by ``from torch.autograd import grad``
     (PyG's ViSNet, user code), outside torch and equidesign. Each module is scanned once (the
     first audit after it is imported); the names found are checked again every time."""
-    for name, module in list(sys.modules.items()):
+    modules = list(sys.modules.items()) if len(sys.modules) != _SEEN["count"] else []
+    _SEEN["count"] = len(sys.modules)
+    for name, module in modules:
         if name in _SCANNED:
             continue
         _SCANNED.add(name)
