@@ -20,6 +20,7 @@ import torch
 import equidesign as eqd
 
 from ._timing import interleaved
+from .molecule_speed import e3nn_baseline
 
 ATOMS = 12
 MOLECULES = 4
@@ -45,31 +46,6 @@ def _models():
     }
 
 
-def _e3nn_baseline(model, x, n_transforms: int):
-    from e3nn.util.test import assert_equivariant
-    from torch_geometric.data import Batch
-
-    fixed = {k: x[k] for k in x.keys() if k != "pos"}
-
-    def energy(pos):
-        out = model(Batch(pos=pos, **fixed))
-        return out.reshape(out.shape[0], -1)  # (graphs, 1): one 0e per graph
-
-    trials = max(1, n_transforms // 4)
-
-    def run():
-        assert_equivariant(
-            energy,
-            args_in=[x.pos],
-            irreps_in=["cartesian_points"],
-            irreps_out=["0e"],
-            ntrials=trials,
-            tolerance=5e-2,  # e3nn's float32 default (1e-3) is absolute; energies are O(1)
-        )
-
-    return run, 4 * trials
-
-
 def run(repeats: int = 7) -> list[dict]:
     torch.set_grad_enabled(True)
     x = _inputs()
@@ -77,7 +53,9 @@ def run(repeats: int = 7) -> list[dict]:
     for name, (model, symmetry) in _models().items():
         symmetry.observe(x)
         moving = [e for e in symmetry.elements(0).elements if not e.identity]
-        e3nn_run, e3nn_transforms = _e3nn_baseline(model, x, len(moving))
+        e3nn_run, e3nn_transforms = e3nn_baseline(
+            model, x, len(moving), features=False, no_grad=False
+        )
 
         def end_to_end(model=model, symmetry=symmetry):
             return eqd.audit(

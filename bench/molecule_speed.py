@@ -54,24 +54,31 @@ def _floor_forward_backward(model, symmetry, x, elements):
     return run
 
 
-def _e3nn_baseline(model, x, n_transforms: int):
+def e3nn_baseline(model, x, n_transforms: int, *, features: bool = True, no_grad: bool = True):
+    """``assert_equivariant`` on ``f(pos[, x]) = model(batch with them)`` (the batch's other
+    attributes held fixed), with as many transformations as ``n_transforms`` (4 per trial);
+    ``features``: the node features ``x`` are an argument too (invariant scalars); ``no_grad``:
+    without autograd (a model that differentiates inside forward needs it on)."""
     from e3nn.util.test import assert_equivariant
     from torch_geometric.data import Batch
 
-    batch_vec, ptr = x.batch, x.ptr
-    atom_types = x.x.shape[1]
+    moved = ("pos", "x") if features else ("pos",)
+    fixed = {k: x[k] for k in x.keys() if k not in moved}
+    args = [x[k] for k in moved]
+    irreps = ["cartesian_points"] + ([f"{x.x.shape[1]}x0e"] if features else [])
 
-    def energy(pos, feats):
-        return model(Batch(pos=pos, x=feats, batch=batch_vec, ptr=ptr))
+    def energy(*values):
+        out = model(Batch(**dict(zip(moved, values, strict=True)), **fixed))
+        return out.reshape(out.shape[0], -1)  # (graphs, 1): one 0e per graph
 
     trials = max(1, n_transforms // 4)
 
     def run():
-        with torch.no_grad():
+        with torch.set_grad_enabled(not no_grad):
             assert_equivariant(
                 energy,
-                args_in=[x.pos, x.x],
-                irreps_in=["cartesian_points", f"{atom_types}x0e"],
+                args_in=args,
+                irreps_in=irreps,
                 irreps_out=["0e"],
                 ntrials=trials,
                 tolerance=5e-2,  # e3nn's float32 default (1e-3) is absolute; energies are O(1)
@@ -86,7 +93,7 @@ def run(repeats: int = 7) -> list[dict]:
     symmetry.observe(x)
     elements = symmetry.elements(0).elements
     moving = [e for e in elements if not e.identity]
-    e3nn_run, e3nn_transforms = _e3nn_baseline(model, x, len(moving))
+    e3nn_run, e3nn_transforms = e3nn_baseline(model, x, len(moving))
 
     def full():
         return eqd.audit(model, symmetry, x, lie_derivative=False)

@@ -140,3 +140,24 @@ def test_translations_in_the_symmetry_file_are_for_point_clouds():
 
     with pytest.raises(SpecError, match="translations"):
         load_symmetry_spec({"domain": "vector", "group": "C4", "translations": False})
+
+
+def test_declared_node_attributes_move_in_the_lie_derivative():
+    """A per-node vector attribute declared 1x1o turns with the rotation flows: a model that
+    returns it has Lie derivative zero; declared invariant, the same model has one."""
+
+    class ReturnsV(torch.nn.Module):
+        def forward(self, batch):
+            return batch.v
+
+    x = _batch()
+    turning = eqd.Symmetry.point_clouds(
+        None, "1x1o", group="SO3", node_level=True, node_attrs={"v": "1x1o"}
+    )
+    still = eqd.Symmetry.point_clouds(
+        None, "1x1o", group="SO3", node_level=True, node_attrs={"v": "invariant"}
+    )
+    moving = eqd.lie_derivative(ReturnsV(), turning, x)
+    fixed = eqd.lie_derivative(ReturnsV(), still, x)
+    assert max(moving[f"rotate_{a}"].lee for a in "xyz") < 1e-6
+    assert min(fixed[f"rotate_{a}"].lee for a in "xyz") > 1e-2

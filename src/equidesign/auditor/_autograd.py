@@ -24,20 +24,14 @@ import torch
 __all__ = [
     "differentiable_model_grads",
     "forward_ad_kernels",
-    "model_grad_calls",
     "plain_model_grads",
     "with_model_grads",
 ]
 
 _ORIGINAL = torch.autograd.grad
-_CALLS = {"count": 0, "attempts": 0}
+_CALLS = {"attempts": 0}  # calls of torch.autograd.grad from a model's code
 _ACTIVE = {"depth": 0, "plain": 0}
 _OWN = ("equidesign.", "torch.")
-
-
-def model_grad_calls() -> int:
-    """How many times the model's code has called ``torch.autograd.grad`` under the patch."""
-    return _CALLS["count"]
 
 
 #: models seen to call torch.autograd.grad in their forward (they need autograd on to run)
@@ -75,7 +69,6 @@ def _grad(
     if not caller.startswith(_OWN):
         _CALLS["attempts"] += 1
         if torch.is_grad_enabled() and not _ACTIVE["plain"]:
-            _CALLS["count"] += 1
             create_graph, retain_graph = True, True
     return _ORIGINAL(outputs, inputs, grad_outputs, retain_graph, create_graph, *args, **kwargs)
 

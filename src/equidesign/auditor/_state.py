@@ -157,8 +157,7 @@ def convert_floating(model: torch.nn.Module, dtype: torch.dtype) -> None:
         # audit dtype now (float64 for the re-runs), restored with the tensors
         for key, value in list(vars(m).items()):
             if isinstance(value, torch.dtype) and value.is_floating_point and value != dtype:
-                if value in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
-                    setattr(m, key, dtype)
+                setattr(m, key, dtype)
     sync_representation_caches(model, dtype)
 
 

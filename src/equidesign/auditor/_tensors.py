@@ -17,6 +17,8 @@ __all__ = [
     "relative_errors",
     "rows_are_parts",
     "run_chunked",
+    "copies_per_pass",
+    "pass_groups",
 ]
 
 
@@ -95,6 +97,24 @@ def relative_errors(
 def rows_are_parts(action: Any) -> bool:
     """The action's rows are the nodes (atoms) of graphs, not whole samples."""
     return bool(getattr(action, "reorders_rows", False))
+
+
+def copies_per_pass(chunk: int | None, samples: int, copies: int) -> int:
+    """How many whole copies of the inputs (``samples`` each) one pass holds under ``chunk``
+    samples at most (all ``copies`` when None; at least one)."""
+    return copies if chunk is None else max(1, min(copies, chunk // max(samples, 1)))
+
+
+def pass_groups(elements: list, per: int, original: bool = True) -> list[tuple[list, bool]]:
+    """The elements of each pass of ``per`` copies: ``(elements, holds x)``. With ``original``
+    the first pass holds ``x`` and ``per - 1`` copies; passes without elements are left out."""
+    groups = []
+    start = 0
+    if original:
+        groups.append((elements[: per - 1], True))
+        start = max(per - 1, 0)
+    groups += [(elements[i : i + per], False) for i in range(start, len(elements), per)]
+    return [(g, holds_x) for g, holds_x in groups if g or holds_x]
 
 
 def is_oom(exc: BaseException) -> bool:

@@ -25,7 +25,7 @@ from ._state import (
     snapshot_tensors,
     sync_representation_caches,
 )
-from ._tensors import is_geometric, relative_errors, unwrap
+from ._tensors import copies_per_pass, is_geometric, relative_errors, unwrap
 from .batchcheck import alone_output, check_batch
 from .diagnosis import diagnose
 from .endtoend import rerun_float64, run_end_to_end
@@ -387,8 +387,7 @@ def _end_to_end_and_batch(model, symmetry, x, elements, chunk, end_to_end):
     x inside the batched pass (or the batched pass raises where it does not), the test again
     with one copy per pass, whose result is the verdict's."""
     samples = max(symmetry.io.samples(x), 1)
-    copies = len(elements) + 1
-    per_pass = copies if chunk is None else max(1, min(copies, chunk // samples))
+    per_pass = copies_per_pass(chunk, samples, len(elements) + 1)
     try:
         e2e = end_to_end(chunk)
     except UserCodeError as exc:

@@ -95,11 +95,16 @@ def _differs(model, symmetry, x, alone, others) -> bool:
     return not _same(first, alone)
 
 
-def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
+def _difference(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Max relative difference of two outputs of the same input (inf when shapes differ)."""
     if a.shape != b.shape:
-        return False
+        return float("inf")
     _, rel = relative_errors(a.unsqueeze(0), b.unsqueeze(0))
-    return (float(rel.max()) if rel.numel() else 0.0) <= BATCH_TOLERANCE
+    return float(rel.max()) if rel.numel() else 0.0
+
+
+def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return _difference(a, b) <= BATCH_TOLERANCE
 
 
 def _rows(symmetry: Symmetry, x: Any, copies: int) -> str:
@@ -140,14 +145,14 @@ def check_batch(
     element: str = "",
 ) -> BatchCheck:
     """Compare ``model(x)`` alone (``alone``, computed when None) with ``batched_y`` (x's share
-    of the pass of x and its copies by ``elements``), or, when the batched pass raised (``error``), say that it
-    did. ``what`` names the input in the report (``x``, or a transformed copy ``g·x``)."""
+    of the pass of x and its copies by ``elements``), or, when the batched pass raised
+    (``error``), say that it did. ``what`` names the input in the report (``x``, or a
+    transformed copy ``g·x``)."""
     copies = len(elements) + 1
     if alone is None:
         alone = alone_output(model, symmetry, x)
     if batched_y is not None:
-        _, rel = relative_errors(batched_y.unsqueeze(0), alone.unsqueeze(0))
-        value = float(rel.max()) if rel.numel() else 0.0
+        value = _difference(batched_y, alone)
         if value <= BATCH_TOLERANCE:
             return BatchCheck(max_rel=value, passed=True, copies=copies, what=what, element=element)
     else:

@@ -18,7 +18,14 @@ from ..symmetry import Symmetry
 from ..symmetry.actions import Action, TestElement
 from ._autograd import plain_model_grads, with_model_grads
 from ._graph import Recorder
-from ._tensors import is_oom, model_output, relative_errors, rows_are_parts
+from ._tensors import (
+    copies_per_pass,
+    is_oom,
+    model_output,
+    pass_groups,
+    relative_errors,
+    rows_are_parts,
+)
 from .layerwise import interpolation_floor, judge
 from .levels import Level, classify, passes, worst
 from .report import ElementError, EndToEndResult, InterpolatedResult
@@ -76,7 +83,7 @@ def forward_all(
     io = symmetry.io
     G1 = len(elements) + 1
     samples = max(io.samples(x), 1)
-    per = G1 if chunk is None else max(1, min(G1, chunk // samples))
+    per = copies_per_pass(chunk, samples, G1)
     fn = _model_fn(model, symmetry)
     while True:
         try:
@@ -93,15 +100,10 @@ def _passes(model, fn, io, x, elements, per: int, record, input_grad, energy):
     """``[x, g1·x, ...]`` through the model ``per`` copies at a time (whole copies, so graphs and
     samples stay together). The first pass holds ``x`` and records every layer's input; each
     pass gives its own input gradients (the loss is a sum over samples)."""
-    groups = [elements[: per - 1]] + [
-        elements[i : i + per] for i in range(max(per - 1, 0), len(elements), per)
-    ]
     outs, grads, forces, recorder = [], [], [], None
-    for k, group in enumerate(groups):
-        if k > 0 and not group:
-            continue
-        stacked = io.stack(x, group, original=k == 0)
-        copies = len(group) + (k == 0)
+    for k, (group, holds_x) in enumerate(pass_groups(elements, per)):
+        stacked = io.stack(x, group, original=holds_x)
+        copies = len(group) + holds_x
         out, grad, rec, force = _single_pass(
             model, fn, stacked, copies, io, record and k == 0, input_grad, energy
         )

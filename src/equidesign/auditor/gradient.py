@@ -30,7 +30,14 @@ import torch
 from ..symmetry import Symmetry
 from ..symmetry.actions import TestElement
 from ._state import all_modules, set_all_modes, set_mode, snapshot_tensors
-from ._tensors import is_oom, model_output, relative_errors, rows_are_parts
+from ._tensors import (
+    copies_per_pass,
+    is_oom,
+    model_output,
+    pass_groups,
+    relative_errors,
+    rows_are_parts,
+)
 from .layerwise import is_normalization
 from .levels import Level, classify, passes, worst
 from .report import GradientMode, GradientResult
@@ -103,15 +110,13 @@ def _gradients(
     copies; never in train mode, whose batch statistics need the orbit in one batch)."""
     elements = list(elements)
     copies = len(elements) + original
-    per = copies if chunk is None else max(1, chunk // max(symmetry.io.samples(x), 1))
+    per = copies_per_pass(chunk, symmetry.io.samples(x), copies)
     if per >= copies:
         return _gradients_pass(model, symmetry, x, elements, original)
-    parts, start = [], 0
-    if original:
-        parts.append(_gradients_pass(model, symmetry, x, elements[: per - 1], True))
-        start = per - 1
-    for i in range(start, len(elements), per):
-        parts.append(_gradients_pass(model, symmetry, x, elements[i : i + per], False))
+    parts = [
+        _gradients_pass(model, symmetry, x, group, holds_x)
+        for group, holds_x in pass_groups(elements, per, original)
+    ]
     if any(p is None for p in parts):
         return None
     return [(torch.cat([p[j][0] for p in parts], 0), parts[0][j][1]) for j in range(len(parts[0]))]
@@ -409,15 +414,10 @@ def run_forces(
         forces, action = measured
         forces = forces[[0] + [i + 1 for i in exact_idx]]
     else:
-        per = len(exact) + 1 if chunk is None else max(1, chunk // max(io.samples(x), 1))
-        groups = [(exact[: per - 1], True)] + [
-            (exact[i : i + per], False) for i in range(max(per - 1, 0), len(exact), per)
-        ]
+        per = copies_per_pass(chunk, io.samples(x), len(exact) + 1)
         parts, action = [], None
-        for group, original in groups:
-            if not group and not original:
-                continue
-            part = _forces_pass(model, symmetry, x, group, original)
+        for group, holds_x in pass_groups(exact, per):
+            part = _forces_pass(model, symmetry, x, group, holds_x)
             if part is None:
                 return None
             parts.append(part[0])

@@ -713,6 +713,7 @@ def lie_options(value: Any) -> dict:
     return options
 
 
+@forward_ad_kernels()  # attention through kernels with forward-mode AD while it runs
 def compute_lie_derivative(
     model: torch.nn.Module,
     symmetry: Symmetry,
@@ -724,21 +725,6 @@ def compute_lie_derivative(
     normalization: str = "relative",
 ) -> LieDerivativeResult:
     """The Lie derivative of ``model`` (already in audit conditions) at inputs ``x``."""
-    with forward_ad_kernels():
-        return _compute_lie_derivative(
-            model,
-            symmetry,
-            x,
-            generators,
-            layerwise=layerwise,
-            padding=padding,
-            normalization=normalization,
-        )
-
-
-def _compute_lie_derivative(
-    model, symmetry, x, generators, *, layerwise, padding, normalization
-) -> LieDerivativeResult:
     from ..symmetry.flows import PADDINGS
 
     if padding not in PADDINGS:

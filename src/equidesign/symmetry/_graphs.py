@@ -9,7 +9,7 @@ from ..groups import parse_group
 from .actions import ElementSet, PermutationAction, TestElement, TrivialAction
 from .io import GraphIO
 
-__all__ = ["graph_symmetry", "relabel_edges", "block_permutations"]
+__all__ = ["graph_symmetry", "relabel_edges", "block_perm", "block_permutations"]
 
 
 def relabel_edges(element: TestElement, edge_index: torch.Tensor) -> torch.Tensor:
@@ -20,16 +20,20 @@ def relabel_edges(element: TestElement, edge_index: torch.Tensor) -> torch.Tenso
     return inverse[edge_index]
 
 
+def block_perm(ptr: list[int], gen: torch.Generator) -> torch.Tensor:
+    """A random permutation of the nodes within each graph (boundaries ``ptr``)."""
+    return torch.cat(
+        [torch.randperm(b - a, generator=gen) + a for a, b in zip(ptr[:-1], ptr[1:], strict=True)]
+    )
+
+
 def block_permutations(ptr: list[int], seed: int, count: int) -> ElementSet:
     """The identity and ``count`` random permutations, each within every graph of the batch."""
     gen = torch.Generator().manual_seed(seed)
     n = ptr[-1]
     elements = [TestElement("identity", torch.arange(n), identity=True)]
     for k in range(count):
-        parts = [
-            torch.randperm(b - a, generator=gen) + a for a, b in zip(ptr[:-1], ptr[1:], strict=True)
-        ]
-        elements.append(TestElement(f"permutation {k + 1}", torch.cat(parts)))
+        elements.append(TestElement(f"permutation {k + 1}", block_perm(ptr, gen)))
     note = (
         f"the identity and {count} random node permutations within each of the "
         f"{len(ptr) - 1} graphs (seed {seed})"

@@ -17,6 +17,7 @@ import torch
 
 from ..errors import SymmetryError
 from ..groups import parse_group
+from ._graphs import block_perm, relabel_edges
 from .actions import Action, ElementSet, TestElement, TrivialAction
 from .io import GraphIO
 
@@ -253,12 +254,6 @@ def _random_rotation(rng: np.random.Generator) -> np.ndarray:
     )
 
 
-def _block_perm(ptr: list[int], gen: torch.Generator) -> torch.Tensor:
-    return torch.cat(
-        [torch.randperm(b - a, generator=gen) + a for a, b in zip(ptr[:-1], ptr[1:], strict=True)]
-    )
-
-
 def rigid_elements(
     seed: int,
     count: int,
@@ -276,11 +271,9 @@ def rigid_elements(
     eye = torch.eye(3, dtype=torch.float64)
     zero = torch.zeros(3, dtype=torch.float64)
     elements = [TestElement("identity", RigidMotion(eye, zero), identity=True)]
-    if not rotations:
-        if ptr is None:
-            raise SymmetryError("Symmetry.point_clouds: pass inputs= (a PyG Data or Batch)")
+    if not rotations:  # Sn alone: the symmetry's element source makes sure ptr is known
         for k in range(count):
-            perm = _block_perm(ptr, gen)
+            perm = block_perm(ptr, gen)
             elements.append(TestElement(f"node permutation {k + 1}", RigidMotion(eye, zero, perm)))
         note = f"the identity and {count} random node permutations within each graph (seed {seed})"
         return ElementSet(elements, exhaustive=False, note=note)
@@ -292,7 +285,7 @@ def rigid_elements(
         t = torch.as_tensor(rng.normal(size=3) * 2.0) if translations else zero
         perm = None
         if ptr is not None and k % 2 == 0:
-            perm = _block_perm(ptr, gen)
+            perm = block_perm(ptr, gen)
             label += " + node permutation"
         elements.append(TestElement(label, RigidMotion(R, t, perm)))
     note = (
@@ -384,8 +377,6 @@ def point_cloud_symmetry(
 
         def maker(batch, gen, dtype, device):
             return GraphIO(node_actions).to(example(batch, gen), device, dtype)
-
-    from ._graphs import relabel_edges
 
     def relabel(element, index):
         return (
